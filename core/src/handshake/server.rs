@@ -1,0 +1,295 @@
+//! Server side of the HTTP/1.1 Upgrade handshake.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use base64::Engine;
+use core::fmt;
+
+use super::{
+    accept_key, convert_headers, has_token, header, joined, parse_extensions, split_list,
+    validate_extra_headers, Extension, HandshakeLimits, Headers, WEBSOCKET_VERSION,
+};
+use crate::error::{Error, ErrorKind};
+
+/// A valid WebSocket upgrade request (HTTP/1.1) or extended CONNECT (HTTP/2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerRequest {
+    /// Path and query as requested.
+    pub path: String,
+    /// `Host` (HTTP/1.1) or `:authority` (HTTP/2).
+    pub host: String,
+    pub headers: Headers,
+    /// `Sec-WebSocket-Key`; empty for HTTP/2, which has none.
+    pub key: String,
+    /// Offered subprotocols, in the client's order.
+    pub protocols: Vec<String>,
+    /// Offered extensions, in the client's order (alternatives included).
+    pub extensions: Vec<Extension>,
+}
+
+/// The request is not one we can accept; `status` is the HTTP status to answer with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestError {
+    pub error: Error,
+    pub status: u16,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (HTTP {})", self.error, self.status)
+    }
+}
+
+fn reject(status: u16, kind: ErrorKind, message: String) -> RequestError {
+    RequestError {
+        error: Error::new(kind, message),
+        status,
+    }
+}
+
+/// Parses an HTTP/1.1 upgrade request. `Ok(None)`: incomplete, call again with
+/// more bytes. `Ok(Some((req, n)))`: the head was the first `n` bytes.
+pub fn parse_request(
+    buf: &[u8],
+    limits: HandshakeLimits,
+) -> Result<Option<(ServerRequest, usize)>, RequestError> {
+    let mut raw = alloc::vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut req = httparse::Request::new(&mut raw);
+    let n = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > limits.max_header_bytes {
+                return Err(head_too_big(limits));
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(reject(
+                431,
+                ErrorKind::HeaderError,
+                format!("the request has more than {} headers", limits.max_headers),
+            ))
+        }
+        Err(e) => {
+            return Err(reject(
+                400,
+                ErrorKind::NotAWebSocket,
+                format!("the request is not valid HTTP/1.1 ({e})"),
+            ))
+        }
+    };
+    if n > limits.max_header_bytes {
+        return Err(head_too_big(limits));
+    }
+    let method = req.method.unwrap_or("");
+    if method != "GET" {
+        return Err(reject(
+            405,
+            ErrorKind::NotAWebSocket,
+            format!("a WebSocket upgrade must use GET, not {method}"),
+        ));
+    }
+    if req.version != Some(1) {
+        return Err(reject(
+            505,
+            ErrorKind::NotAWebSocket,
+            String::from("a WebSocket upgrade needs HTTP/1.1 or later"),
+        ));
+    }
+    let headers = convert_headers(req.headers);
+    let host = match header(&headers, "host") {
+        Some(h) if !h.trim().is_empty() => String::from(h.trim()),
+        _ => {
+            return Err(reject(
+                400,
+                ErrorKind::HeaderError,
+                String::from("the request has no Host header"),
+            ))
+        }
+    };
+    let upgrade = joined(&headers, "upgrade").unwrap_or_default();
+    if !has_token(&upgrade, "websocket") {
+        return Err(reject(
+            426,
+            ErrorKind::NotAWebSocket,
+            format!("the request's Upgrade header is {upgrade:?}, expected \"websocket\""),
+        ));
+    }
+    let connection = joined(&headers, "connection").unwrap_or_default();
+    if !has_token(&connection, "upgrade") {
+        return Err(reject(
+            400,
+            ErrorKind::HeaderError,
+            format!("the request's Connection header is {connection:?}, it must include \"Upgrade\""),
+        ));
+    }
+    check_version(&headers)?;
+    let key = match header(&headers, "sec-websocket-key") {
+        Some(k) => String::from(k.trim()),
+        None => {
+            return Err(reject(
+                400,
+                ErrorKind::HeaderError,
+                String::from("the request has no Sec-WebSocket-Key header"),
+            ))
+        }
+    };
+    match base64::engine::general_purpose::STANDARD.decode(key.as_bytes()) {
+        Ok(nonce) if nonce.len() == 16 => {}
+        _ => {
+            return Err(reject(
+                400,
+                ErrorKind::HeaderError,
+                format!("Sec-WebSocket-Key {key:?} is not the base64 form of 16 bytes"),
+            ))
+        }
+    }
+    let path = String::from(req.path.unwrap_or("/"));
+    finish_request(path, host, headers, key).map(|r| Some((r, n)))
+}
+
+/// Checks `Sec-WebSocket-Version` (shared by HTTP/1.1 and HTTP/2).
+pub(crate) fn check_version(headers: &[(String, String)]) -> Result<(), RequestError> {
+    match header(headers, "sec-websocket-version") {
+        Some(v) if v.trim() == WEBSOCKET_VERSION => Ok(()),
+        Some(v) => Err(reject(
+            426,
+            ErrorKind::UnsupportedVersion,
+            format!("Sec-WebSocket-Version {v:?} is not supported; only 13 is"),
+        )),
+        None => Err(reject(
+            426,
+            ErrorKind::UnsupportedVersion,
+            String::from("the request has no Sec-WebSocket-Version header"),
+        )),
+    }
+}
+
+/// Reads the offered subprotocols and extensions (shared by HTTP/1.1 and HTTP/2).
+pub(crate) fn finish_request(
+    path: String,
+    host: String,
+    headers: Headers,
+    key: String,
+) -> Result<ServerRequest, RequestError> {
+    let protocols: Vec<String> = joined(&headers, "sec-websocket-protocol")
+        .map(|v| split_list(&v).map(String::from).collect())
+        .unwrap_or_default();
+    if let Some(p) = protocols.iter().find(|p| !super::extensions::is_token(p)) {
+        return Err(reject(
+            400,
+            ErrorKind::HeaderError,
+            format!("offered subprotocol {p:?} is not a valid token"),
+        ));
+    }
+    let extensions = match joined(&headers, "sec-websocket-extensions") {
+        Some(v) => parse_extensions(&v).map_err(|error| RequestError { error, status: 400 })?,
+        None => Vec::new(),
+    };
+    Ok(ServerRequest {
+        path,
+        host,
+        headers,
+        key,
+        protocols,
+        extensions,
+    })
+}
+
+impl ServerRequest {
+    /// The first subprotocol in `supported` (the server's preference order)
+    /// that the client offered.
+    pub fn select_subprotocol<'a>(&self, supported: &'a [String]) -> Option<&'a str> {
+        supported
+            .iter()
+            .find(|s| self.protocols.iter().any(|p| p == *s))
+            .map(String::as_str)
+    }
+
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
+    /// The `101 Switching Protocols` response accepting this request.
+    /// `protocol` must be one the client offered; `extensions` is the accepted
+    /// extension set (from the deflate negotiation).
+    pub fn accept_response(
+        &self,
+        protocol: Option<&str>,
+        extensions: &[Extension],
+        extra_headers: &[(String, String)],
+    ) -> Result<Vec<u8>, Error> {
+        validate_extra_headers(extra_headers)?;
+        if let Some(p) = protocol {
+            if !self.protocols.iter().any(|o| o == p) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("subprotocol {p:?} was not offered by the client"),
+                ));
+            }
+        }
+        let mut out = String::with_capacity(160);
+        out.push_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
+        out.push_str(&accept_key(&self.key));
+        out.push_str("\r\n");
+        if let Some(p) = protocol {
+            out.push_str("Sec-WebSocket-Protocol: ");
+            out.push_str(p);
+            out.push_str("\r\n");
+        }
+        if !extensions.is_empty() {
+            out.push_str("Sec-WebSocket-Extensions: ");
+            out.push_str(&super::format_extensions(extensions));
+            out.push_str("\r\n");
+        }
+        for (k, v) in extra_headers {
+            out.push_str(k);
+            out.push_str(": ");
+            out.push_str(v);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        Ok(out.into_bytes())
+    }
+}
+
+/// An HTTP error response for a request that cannot be upgraded. A 426 carries
+/// `Sec-WebSocket-Version: 13` as RFC 6455 section 4.4 asks; the body is the
+/// error message so a person with curl sees why.
+pub fn reject_response(err: &RequestError) -> Vec<u8> {
+    let reason = match err.status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    };
+    let body = format!("{}\n", err.error.message());
+    let mut out = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n",
+        err.status,
+        body.len()
+    );
+    if err.status == 426 {
+        out.push_str("Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
+    }
+    if err.status == 405 {
+        out.push_str("Allow: GET\r\n");
+    }
+    out.push_str("\r\n");
+    out.push_str(&body);
+    out.into_bytes()
+}
+
+fn head_too_big(limits: HandshakeLimits) -> RequestError {
+    reject(
+        431,
+        ErrorKind::HeaderError,
+        format!("the request head exceeds {} bytes", limits.max_header_bytes),
+    )
+}

@@ -1,0 +1,50 @@
+//! # sockweave-core
+//!
+//! The protocol engine of sockweave, with no I/O, no clock and no async:
+//! a state machine that takes bytes (and, for keep-alive, the time) and gives
+//! back bytes to write and messages for the application. The `sockweave` crate
+//! runs it on tokio; `sockweave-wasm` runs it in Node and browsers.
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`frame`] | RFC 6455 frame header encoding and decoding |
+//! | [`mask`] | fast payload masking |
+//! | [`handshake`] | HTTP/1.1 Upgrade (both roles) and HTTP/2 extended CONNECT headers |
+//! | [`session`] | the connection state machine: messages, control frames, close handshake |
+//! | [`options`] | the one options type of every backend (serde, camelCase) |
+//! | [`close`] | close codes and close frame payloads |
+//! | [`utf8`] | incremental UTF-8 validation |
+//! | [`error`] | the error type, with .NET `WebSocketError` kinds |
+//!
+//! ```
+//! use sockweave_core::session::{MessageType, Role, SendFlags, Session, SessionConfig};
+//!
+//! let mut client = Session::new(SessionConfig::new(Role::Client), [7; 32]);
+//! let mut server = Session::new(SessionConfig::new(Role::Server), [0; 32]);
+//! client.send(b"hello", MessageType::Text, SendFlags::END_OF_MESSAGE).unwrap();
+//! let wire = client.pending_output().to_vec();
+//! client.consume_output(wire.len());
+//! server.feed(&wire);
+//! let mut buf = [0u8; 16];
+//! let r = server.receive(&mut buf).unwrap().unwrap();
+//! assert_eq!(&buf[..r.count], b"hello");
+//! assert!(r.end_of_message);
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod close;
+pub mod error;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod options;
+pub mod session;
+pub mod utf8;
+
+pub use close::CloseCode;
+pub use error::{Error, ErrorKind};
+pub use options::Options;
+pub use session::{MessageType, ReceiveResult, Role, SendFlags, Session, SessionConfig, State};

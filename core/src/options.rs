@@ -1,0 +1,467 @@
+//! The one options type shared by every backend.
+//!
+//! Its serde form (camelCase keys) is the options object of the npm package, so
+//! a JSON object means the same thing in Rust, in Node and in the browser.
+//! Unknown keys are an error that names the key: serde rejects them for
+//! formats that honour `deny_unknown_fields`, and [`Options::KEYS`] lets a
+//! backend whose deserializer does not (serde-wasm-bindgen) check by hand.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use crate::handshake::HandshakeLimits;
+
+/// A duration in milliseconds, or infinite (.NET's `Timeout.InfiniteTimeSpan`).
+///
+/// In JSON: a non-negative number of milliseconds, or `-1` / `"infinite"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Millis {
+    Finite(u64),
+    Infinite,
+}
+
+impl Millis {
+    pub const ZERO: Millis = Millis::Finite(0);
+
+    pub const fn from_secs(s: u64) -> Millis {
+        Millis::Finite(s * 1000)
+    }
+
+    /// The value if positive and finite (the only values that turn a timer on).
+    pub const fn positive(self) -> Option<u64> {
+        match self {
+            Millis::Finite(0) | Millis::Infinite => None,
+            Millis::Finite(n) => Some(n),
+        }
+    }
+}
+
+impl Serialize for Millis {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Millis::Finite(n) => s.serialize_u64(*n),
+            Millis::Infinite => s.serialize_i64(-1),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Millis;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("milliseconds (a number >= 0), or -1 or \"infinite\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Millis, E> {
+                Ok(Millis::Finite(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Millis, E> {
+                match v {
+                    -1 => Ok(Millis::Infinite),
+                    v if v >= 0 => Ok(Millis::Finite(v as u64)),
+                    _ => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Millis, E> {
+                if v == -1.0 || v == f64::INFINITY {
+                    Ok(Millis::Infinite)
+                } else if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 {
+                    Ok(Millis::Finite(v as u64))
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Float(v), &self))
+                }
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Millis, E> {
+                if v == "infinite" {
+                    Ok(Millis::Infinite)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// The seed's `WebSocketDeflateOptions` (RFC 7692 parameters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct DeflateOptions {
+    /// LZ77 window of messages the client compresses, 8..=15.
+    pub client_max_window_bits: u8,
+    /// LZ77 window of messages the server compresses, 8..=15.
+    pub server_max_window_bits: u8,
+    /// Whether the client keeps its compression context between messages.
+    pub client_context_takeover: bool,
+    /// Whether the server keeps its compression context between messages.
+    pub server_context_takeover: bool,
+}
+
+impl Default for DeflateOptions {
+    fn default() -> Self {
+        DeflateOptions {
+            client_max_window_bits: 15,
+            server_max_window_bits: 15,
+            client_context_takeover: true,
+            server_context_takeover: true,
+        }
+    }
+}
+
+/// `HttpVersion`: which HTTP version to request for the handshake.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum HttpVersion {
+    #[default]
+    Http11,
+    Http2,
+}
+
+impl Serialize for HttpVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(match self {
+            HttpVersion::Http11 => "1.1",
+            HttpVersion::Http2 => "2",
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpVersion {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HttpVersion;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"1.1\" or \"2\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HttpVersion, E> {
+                match v {
+                    "1.1" => Ok(HttpVersion::Http11),
+                    "2" | "2.0" => Ok(HttpVersion::Http2),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<HttpVersion, E> {
+                if v == 1.1 {
+                    Ok(HttpVersion::Http11)
+                } else if v == 2.0 {
+                    Ok(HttpVersion::Http2)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Float(v), &self))
+                }
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<HttpVersion, E> {
+                if v == 2 {
+                    Ok(HttpVersion::Http2)
+                } else {
+                    Err(E::invalid_value(de::Unexpected::Unsigned(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `HttpVersionPolicy`: how the requested version may be changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HttpVersionPolicy {
+    /// Use the requested version or a lower one (the default).
+    #[default]
+    RequestVersionOrLower,
+    /// Use the requested version or a higher one.
+    RequestVersionOrHigher,
+    /// Use exactly the requested version.
+    RequestVersionExact,
+}
+
+/// Header names and values, in order. In JSON: an object `{"Name": "value"}` or
+/// an array of `[name, value]` pairs (which allows a name to repeat).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderList(pub Vec<(String, String)>);
+
+impl Serialize for HeaderList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for HeaderList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = HeaderList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of header names to values, or an array of [name, value] pairs")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<HeaderList, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, String>()? {
+                    out.push((k, v));
+                }
+                Ok(HeaderList(out))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<HeaderList, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = s.next_element::<(String, String)>()? {
+                    out.push((k, v));
+                }
+                Ok(HeaderList(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Every option of a sockweave WebSocket, client or server, in any backend.
+///
+/// Fields left out take their defaults. Which fields apply where:
+/// - all: keep-alive, deflate, limits, `receiveBufferSize`;
+/// - clients (`ClientWebSocket`): `subProtocols` (offered), `requestHeaders`,
+///   `httpVersion`, `httpVersionPolicy`;
+/// - stream-created sockets (`CreateFromStream`): `isServer`, `subProtocol`
+///   (already negotiated by whoever did the handshake).
+///
+/// ```
+/// use sockweave_core::options::{Millis, Options};
+/// let o: Options = serde_json::from_str(r#"{"keepAliveInterval": 10000, "keepAliveTimeout": 5000}"#).unwrap();
+/// assert_eq!(o.keep_alive_timeout, Some(Millis::Finite(5000)));
+/// assert!(serde_json::from_str::<Options>(r#"{"keepAliveIntervall": 1}"#)
+///     .unwrap_err().to_string().contains("keepAliveIntervall"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Options {
+    /// Keep-alive interval. `None` means the default of how the socket is made:
+    /// 30 s for `ClientWebSocket`, off for a stream-created socket (as in .NET).
+    pub keep_alive_interval: Option<Millis>,
+    /// Keep-alive timeout; `None`, zero or infinite select Unsolicited PONG.
+    pub keep_alive_timeout: Option<Millis>,
+    /// permessage-deflate parameters; `None` disables compression.
+    pub dangerous_deflate_options: Option<DeflateOptions>,
+    /// Subprotocols offered by a client, in preference order.
+    pub sub_protocols: Vec<String>,
+    /// The subprotocol already negotiated, for a stream-created socket.
+    pub sub_protocol: Option<String>,
+    /// Extra headers of the client's handshake request.
+    pub request_headers: HeaderList,
+    pub http_version: HttpVersion,
+    pub http_version_policy: HttpVersionPolicy,
+    /// For a stream-created socket: act as the server (do not mask, expect masked frames).
+    pub is_server: bool,
+    /// Bytes of received data buffered before reading from the transport pauses.
+    pub receive_buffer_size: usize,
+    /// Largest message accepted (after decompression); larger closes with 1009.
+    pub max_message_size: u64,
+    /// Largest single frame accepted; larger closes with 1009.
+    pub max_frame_size: u64,
+    /// Largest handshake request or response head, in bytes.
+    pub max_handshake_header_bytes: usize,
+    /// Most header lines in a handshake request or response.
+    pub max_handshake_headers: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            keep_alive_interval: None,
+            keep_alive_timeout: None,
+            dangerous_deflate_options: None,
+            sub_protocols: Vec::new(),
+            sub_protocol: None,
+            request_headers: HeaderList::default(),
+            http_version: HttpVersion::default(),
+            http_version_policy: HttpVersionPolicy::default(),
+            is_server: false,
+            receive_buffer_size: 64 * 1024,
+            max_message_size: 64 << 20,
+            max_frame_size: 16 << 20,
+            max_handshake_header_bytes: HandshakeLimits::default().max_header_bytes,
+            max_handshake_headers: HandshakeLimits::default().max_headers,
+        }
+    }
+}
+
+/// An option with a value it cannot take. `key` is the camelCase path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionsError {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid option `{}`: {}", self.key, self.message)
+    }
+}
+
+impl core::error::Error for OptionsError {}
+
+/// The default `ClientWebSocket` keep-alive interval (.NET's `WebSocket.DefaultKeepAliveInterval`).
+pub const DEFAULT_KEEP_ALIVE_INTERVAL: Millis = Millis::from_secs(30);
+
+impl Options {
+    /// Every top-level key, for backends that must reject unknown keys themselves.
+    pub const KEYS: &'static [&'static str] = &[
+        "keepAliveInterval",
+        "keepAliveTimeout",
+        "dangerousDeflateOptions",
+        "subProtocols",
+        "subProtocol",
+        "requestHeaders",
+        "httpVersion",
+        "httpVersionPolicy",
+        "isServer",
+        "receiveBufferSize",
+        "maxMessageSize",
+        "maxFrameSize",
+        "maxHandshakeHeaderBytes",
+        "maxHandshakeHeaders",
+    ];
+    /// The keys of `dangerousDeflateOptions`.
+    pub const DEFLATE_KEYS: &'static [&'static str] = &[
+        "clientMaxWindowBits",
+        "serverMaxWindowBits",
+        "clientContextTakeover",
+        "serverContextTakeover",
+    ];
+
+    /// Checks values serde cannot: ranges and consistency. The error names the key.
+    pub fn validate(&self) -> Result<(), OptionsError> {
+        let err = |key: &str, message: String| {
+            Err(OptionsError {
+                key: String::from(key),
+                message,
+            })
+        };
+        if let Some(d) = &self.dangerous_deflate_options {
+            for (key, bits) in [
+                ("dangerousDeflateOptions.clientMaxWindowBits", d.client_max_window_bits),
+                ("dangerousDeflateOptions.serverMaxWindowBits", d.server_max_window_bits),
+            ] {
+                if !(8..=15).contains(&bits) {
+                    return err(key, format!("{bits} is outside 8..=15 (RFC 7692 window bits)"));
+                }
+            }
+        }
+        if self.receive_buffer_size < 256 {
+            return err(
+                "receiveBufferSize",
+                format!("{} is too small; use at least 256 bytes", self.receive_buffer_size),
+            );
+        }
+        if self.max_frame_size == 0 {
+            return err("maxFrameSize", String::from("must be at least 1"));
+        }
+        if self.max_message_size == 0 {
+            return err("maxMessageSize", String::from("must be at least 1"));
+        }
+        if self.max_handshake_header_bytes < 256 {
+            return err(
+                "maxHandshakeHeaderBytes",
+                format!("{} is too small; use at least 256", self.max_handshake_header_bytes),
+            );
+        }
+        if self.max_handshake_headers < 8 {
+            return err(
+                "maxHandshakeHeaders",
+                format!("{} is too small; use at least 8", self.max_handshake_headers),
+            );
+        }
+        if let Err(e) = crate::handshake::validate_subprotocols(&self.sub_protocols) {
+            return err("subProtocols", String::from(e.message()));
+        }
+        if let Some(p) = &self.sub_protocol {
+            if let Err(e) = crate::handshake::validate_subprotocols(core::slice::from_ref(p)) {
+                return err("subProtocol", String::from(e.message()));
+            }
+        }
+        if let Err(e) = crate::handshake::validate_extra_headers(&self.request_headers.0) {
+            return err("requestHeaders", String::from(e.message()));
+        }
+        Ok(())
+    }
+
+    /// The handshake parser limits these options ask for.
+    pub fn handshake_limits(&self) -> HandshakeLimits {
+        HandshakeLimits {
+            max_header_bytes: self.max_handshake_header_bytes,
+            max_headers: self.max_handshake_headers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+
+    #[test]
+    fn json_round_trip_and_defaults() {
+        let o: Options = serde_json::from_str("{}").unwrap();
+        assert_eq!(o, Options::default());
+        let mut o = Options::default();
+        o.keep_alive_interval = Some(Millis::Infinite);
+        o.dangerous_deflate_options = Some(DeflateOptions {
+            client_max_window_bits: 10,
+            ..Default::default()
+        });
+        o.http_version = HttpVersion::Http2;
+        o.request_headers = HeaderList(alloc::vec![("X-A".into(), "1".into())]);
+        let s = serde_json::to_string(&o).unwrap();
+        assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
+    }
+
+    #[test]
+    fn every_key_is_listed() {
+        let v = serde_json::to_value(Options {
+            dangerous_deflate_options: Some(DeflateOptions::default()),
+            ..Default::default()
+        })
+        .unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut a = keys.clone();
+        a.sort();
+        let mut b = Options::KEYS.to_vec();
+        b.sort();
+        assert_eq!(a, b);
+        let d: Vec<&str> = v["dangerousDeflateOptions"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let (mut d, mut e) = (d, Options::DEFLATE_KEYS.to_vec());
+        d.sort();
+        e.sort();
+        assert_eq!(d, e);
+    }
+
+    #[test]
+    fn values_are_checked_and_named() {
+        let o: Options =
+            serde_json::from_str(r#"{"dangerousDeflateOptions": {"clientMaxWindowBits": 7}}"#).unwrap();
+        let e = o.validate().unwrap_err();
+        assert_eq!(e.key, "dangerousDeflateOptions.clientMaxWindowBits");
+        let e = serde_json::from_str::<Options>(r#"{"dangerousDeflateOptions": {"clientMaxWindowBit": 9}}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("clientMaxWindowBit"), "{e}");
+        let o: Options = serde_json::from_str(r#"{"requestHeaders": [["Upgrade", "x"]]}"#).unwrap();
+        assert_eq!(o.validate().unwrap_err().key, "requestHeaders");
+        let o: Options = serde_json::from_str(r#"{"keepAliveTimeout": "infinite", "httpVersion": "2"}"#).unwrap();
+        assert_eq!(o.keep_alive_timeout, Some(Millis::Infinite));
+        assert!(serde_json::from_str::<Options>(r#"{"keepAliveTimeout": -5}"#).is_err());
+        assert!(serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "requestVersionOrHigher"}"#).is_ok());
+        assert!(serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "orHigher"}"#).is_err());
+    }
+}

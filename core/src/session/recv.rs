@@ -1,0 +1,508 @@
+//! The receiving half of a session: bytes in, frames parsed and checked,
+//! message data handed to the application.
+
+use alloc::collections::VecDeque;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::{MessageType, Role, Session, State};
+use crate::close::{parse_close_payload, CloseCode, CloseFrame, ClosePayloadError};
+use crate::error::{Error, ErrorKind};
+use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+
+/// The receive buffer starts this small and grows (up to `receive_buffer_size`)
+/// only when data arrives faster than the application takes it, so idle
+/// connections stay cheap.
+const INITIAL_BUFFER: usize = 4096;
+
+/// What one [`Session::receive`] returned (.NET's `WebSocketReceiveResult`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiveResult {
+    /// Bytes written to the caller's buffer.
+    pub count: usize,
+    pub message_type: MessageType,
+    /// This result ends the message.
+    pub end_of_message: bool,
+    /// For `Close`: the peer's status (1005 if it sent none).
+    pub close_status: Option<CloseCode>,
+    /// For `Close`: the peer's reason.
+    pub close_status_description: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Frame {
+    Header,
+    Payload {
+        opcode: OpCode,
+        fin: bool,
+        mask: Option<[u8; 4]>,
+        phase: usize,
+        remaining: u64,
+    },
+}
+
+/// The data message being received.
+struct Incoming {
+    ty: MessageType,
+    len: u64,
+    utf8: Option<Utf8Validator>,
+}
+
+/// Something ready for the application, in wire order.
+#[derive(Clone, Copy, Debug)]
+enum Item {
+    /// Message bytes `buf[start..end]`, already unmasked and validated.
+    Data {
+        start: usize,
+        end: usize,
+        ty: MessageType,
+        eom: bool,
+    },
+    /// The peer's Close frame (its content is in `Session::close_received`).
+    Close,
+}
+
+pub(super) struct Receiver {
+    buf: Vec<u8>,
+    cap: usize,
+    filled: usize,
+    parse_pos: usize,
+    frame: Frame,
+    message: Option<Incoming>,
+    items: VecDeque<Item>,
+    ctrl: [u8; MAX_CONTROL_PAYLOAD],
+    ctrl_len: usize,
+    /// No more input is processed (close received or connection failed).
+    stopped: bool,
+    eof: bool,
+}
+
+impl Receiver {
+    pub(super) fn new(cap: usize) -> Self {
+        Receiver {
+            buf: Vec::new(),
+            cap,
+            filled: 0,
+            parse_pos: 0,
+            frame: Frame::Header,
+            message: None,
+            items: VecDeque::new(),
+            ctrl: [0; MAX_CONTROL_PAYLOAD],
+            ctrl_len: 0,
+            stopped: false,
+            eof: false,
+        }
+    }
+
+    pub(super) fn stop(&mut self) {
+        self.stopped = true;
+    }
+
+    /// Start of the oldest byte still needed: unread data or unparsed input.
+    fn live_start(&self) -> usize {
+        self.items
+            .iter()
+            .find_map(|it| match it {
+                Item::Data { start, .. } => Some(*start),
+                Item::Close => None,
+            })
+            .map_or(self.parse_pos, |s| s.min(self.parse_pos))
+    }
+
+    /// Moves live bytes to the front and grows the buffer, so there is room to read.
+    fn make_room(&mut self) {
+        let live = self.live_start();
+        if live == self.filled {
+            self.filled = 0;
+            self.parse_pos = 0;
+            for it in self.items.iter_mut() {
+                if let Item::Data { start, end, .. } = it {
+                    *start = 0;
+                    *end = 0;
+                }
+            }
+        } else if live > 0 && self.buf.len() - self.filled < self.buf.len() / 2 {
+            self.buf.copy_within(live..self.filled, 0);
+            self.filled -= live;
+            self.parse_pos -= live;
+            for it in self.items.iter_mut() {
+                if let Item::Data { start, end, .. } = it {
+                    *start -= live;
+                    *end -= live;
+                }
+            }
+        }
+        let spare = self.buf.len() - self.filled;
+        if spare < self.buf.len() / 2 || self.buf.is_empty() {
+            let want = (self.buf.len() * 2).clamp(INITIAL_BUFFER.min(self.cap), self.cap);
+            if want > self.buf.len() {
+                self.buf.resize(want, 0);
+            }
+        }
+    }
+
+    fn push_data(&mut self, start: usize, end: usize, ty: MessageType, eom: bool) {
+        if let Some(Item::Data {
+            end: last_end,
+            eom: last_eom,
+            ..
+        }) = self.items.back_mut()
+        {
+            // The back item, if not ended, belongs to the message being received.
+            if !*last_eom && (*last_end == start || start == end) {
+                if start != end {
+                    *last_end = end;
+                }
+                *last_eom = eom;
+                return;
+            }
+        }
+        if start != end || eom {
+            self.items.push_back(Item::Data {
+                start,
+                end,
+                ty,
+                eom,
+            });
+        }
+    }
+}
+
+/// What parsing one step found, acted on once the buffer borrow ends.
+enum Step {
+    NeedMore,
+    Continue,
+    Control(OpCode),
+    Fail(Error),
+}
+
+impl Session {
+    /// Free space to read transport bytes into; empty when the receive buffer
+    /// is full of data the application has not taken yet (stop reading then),
+    /// or when no more input will be processed.
+    pub fn read_buf(&mut self) -> &mut [u8] {
+        if self.recv.stopped || self.recv.eof {
+            return &mut [];
+        }
+        self.recv.make_room();
+        let filled = self.recv.filled;
+        &mut self.recv.buf[filled..]
+    }
+
+    /// Marks `n` bytes of [`read_buf`](Self::read_buf) as filled and processes them.
+    pub fn commit_read(&mut self, n: usize) {
+        debug_assert!(self.recv.filled + n <= self.recv.buf.len());
+        self.recv.filled = (self.recv.filled + n).min(self.recv.buf.len());
+        self.process();
+    }
+
+    /// Copies as much of `data` as fits into the receive buffer and processes it.
+    /// Returns how many bytes were taken; fewer than `data.len()` means the
+    /// buffer is full until the application receives.
+    pub fn feed(&mut self, data: &[u8]) -> usize {
+        let mut taken = 0;
+        while taken < data.len() {
+            let room = self.read_buf();
+            let n = room.len().min(data.len() - taken);
+            if n == 0 {
+                break;
+            }
+            room[..n].copy_from_slice(&data[taken..taken + n]);
+            self.commit_read(n);
+            taken += n;
+        }
+        if self.recv.stopped {
+            // Input after a Close or a failure is ignored, not buffered.
+            return data.len();
+        }
+        taken
+    }
+
+    /// The transport reached end of file.
+    pub fn feed_eof(&mut self) {
+        self.recv.eof = true;
+    }
+
+    /// True when nothing is waiting for [`receive`](Self::receive): it would
+    /// return `Ok(None)` until more input arrives.
+    pub fn has_received(&self) -> bool {
+        !self.recv.items.is_empty()
+            || self.failure.is_some()
+            || (self.recv.eof && !matches!(self.state, State::Closed | State::CloseReceived))
+    }
+
+    fn process(&mut self) {
+        while !self.recv.stopped {
+            match self.step() {
+                Step::NeedMore => break,
+                Step::Continue => {}
+                Step::Control(op) => self.on_control(op),
+                Step::Fail(e) => self.fail(e),
+            }
+        }
+    }
+
+    fn step(&mut self) -> Step {
+        let r = &mut self.recv;
+        match r.frame {
+            Frame::Header => {
+                let (h, n) = match FrameHeader::decode(&r.buf[r.parse_pos..r.filled]) {
+                    Ok(Some(v)) => v,
+                    Ok(None) => return Step::NeedMore,
+                    Err(e) => return Step::Fail(Error::protocol(CloseCode::PROTOCOL_ERROR, format!("{e}"))),
+                };
+                r.parse_pos += n;
+                if let Err(e) = self.check_header(&h) {
+                    return Step::Fail(e);
+                }
+                self.recv.frame = Frame::Payload {
+                    opcode: h.opcode,
+                    fin: h.fin,
+                    mask: h.mask,
+                    phase: 0,
+                    remaining: h.payload_len,
+                };
+                Step::Continue
+            }
+            Frame::Payload {
+                opcode,
+                fin,
+                mask,
+                phase,
+                remaining,
+            } => {
+                let avail = (r.filled - r.parse_pos).min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                if avail == 0 && remaining > 0 {
+                    return Step::NeedMore;
+                }
+                let start = r.parse_pos;
+                let end = start + avail;
+                let phase = match mask {
+                    Some(key) => apply_mask(&mut r.buf[start..end], key, phase),
+                    None => phase,
+                };
+                r.parse_pos = end;
+                let remaining = remaining - avail as u64;
+                let done = remaining == 0;
+                r.frame = if done {
+                    Frame::Header
+                } else {
+                    Frame::Payload {
+                        opcode,
+                        fin,
+                        mask,
+                        phase,
+                        remaining,
+                    }
+                };
+                if opcode.is_control() {
+                    r.ctrl[r.ctrl_len..r.ctrl_len + avail].copy_from_slice(&r.buf[start..end]);
+                    r.ctrl_len += avail;
+                    return if done { Step::Control(opcode) } else { Step::Continue };
+                }
+                let Some(msg) = r.message.as_mut() else {
+                    return Step::Fail(Error::new(ErrorKind::Faulted, "internal: data without a message"));
+                };
+                let ty = msg.ty;
+                if let Some(v) = msg.utf8.as_mut() {
+                    let ok = v.feed(&r.buf[start..end]).is_ok() && (!(done && fin) || v.finish().is_ok());
+                    if !ok {
+                        return Step::Fail(Error::protocol(
+                            CloseCode::INVALID_PAYLOAD,
+                            "a text message is not valid UTF-8",
+                        ));
+                    }
+                }
+                let eom = done && fin;
+                if eom {
+                    r.message = None;
+                }
+                r.push_data(start, end, ty, eom);
+                Step::Continue
+            }
+        }
+    }
+
+    /// Rules that depend on the connection, not just the header bytes.
+    fn check_header(&mut self, h: &FrameHeader) -> Result<(), Error> {
+        let pe = |m: String| Error::protocol(CloseCode::PROTOCOL_ERROR, m);
+        if h.rsv != 0 {
+            return Err(pe(format!(
+                "frame has reserved bits RSV{} set but no extension that uses them was negotiated",
+                match h.rsv {
+                    r if r & 0b100 != 0 => 1,
+                    r if r & 0b010 != 0 => 2,
+                    _ => 3,
+                }
+            )));
+        }
+        match (self.config.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(pe("a client sent an unmasked frame".into())),
+            (Role::Client, true) => return Err(pe("a server sent a masked frame".into())),
+            _ => {}
+        }
+        let r = &mut self.recv;
+        match h.opcode {
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {
+                r.ctrl_len = 0;
+                return Ok(());
+            }
+            OpCode::Continuation if r.message.is_none() => {
+                return Err(pe("continuation frame without a message to continue".into()))
+            }
+            OpCode::Text | OpCode::Binary if r.message.is_some() => {
+                return Err(pe("new data frame before the previous fragmented message ended".into()))
+            }
+            OpCode::Text | OpCode::Binary => {
+                let text = h.opcode == OpCode::Text;
+                r.message = Some(Incoming {
+                    ty: if text { MessageType::Text } else { MessageType::Binary },
+                    len: 0,
+                    utf8: text.then(Utf8Validator::new),
+                });
+            }
+            OpCode::Continuation => {}
+        }
+        if h.payload_len > self.config.max_frame_size {
+            return Err(Error::protocol(
+                CloseCode::MESSAGE_TOO_BIG,
+                format!(
+                    "frame of {} bytes exceeds maxFrameSize ({})",
+                    h.payload_len, self.config.max_frame_size
+                ),
+            ));
+        }
+        let msg = r.message.as_mut().expect("set above for data frames");
+        msg.len = msg.len.saturating_add(h.payload_len);
+        if msg.len > self.config.max_message_size {
+            return Err(Error::protocol(
+                CloseCode::MESSAGE_TOO_BIG,
+                format!(
+                    "message of at least {} bytes exceeds maxMessageSize ({})",
+                    msg.len, self.config.max_message_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_control(&mut self, op: OpCode) {
+        let len = self.recv.ctrl_len;
+        match op {
+            OpCode::Ping => {
+                if !self.close_sent {
+                    let payload = self.recv.ctrl;
+                    self.send
+                        .write_control(&mut self.rng, self.config.role, OpCode::Pong, &payload[..len]);
+                }
+            }
+            OpCode::Pong => {}
+            OpCode::Close => match parse_close_payload(&self.recv.ctrl[..len]) {
+                Ok(frame) => self.on_close(frame),
+                Err(e) => self.fail(match e {
+                    ClosePayloadError::Truncated => Error::protocol(
+                        CloseCode::PROTOCOL_ERROR,
+                        "close frame payload of 1 byte cannot hold a status code",
+                    ),
+                    ClosePayloadError::InvalidCode(c) => Error::protocol(
+                        CloseCode::PROTOCOL_ERROR,
+                        format!("close frame carries invalid status code {c}"),
+                    ),
+                    ClosePayloadError::InvalidReason => Error::protocol(
+                        CloseCode::INVALID_PAYLOAD,
+                        "close frame reason is not valid UTF-8",
+                    ),
+                }),
+            },
+            _ => {}
+        }
+    }
+
+    fn on_close(&mut self, frame: CloseFrame) {
+        self.close_received = Some(frame);
+        self.recv.items.push_back(Item::Close);
+        // Nothing may follow a Close (RFC 6455 section 5.5.1); ignore whatever does.
+        self.recv.stop();
+        self.state = match self.state {
+            State::Open => State::CloseReceived,
+            State::CloseSent => State::Closed,
+            s => s,
+        };
+    }
+
+    /// Takes received message data into `out` (.NET's `ReceiveAsync`).
+    ///
+    /// - `Ok(Some(r))`: `r.count` bytes of the current message were written; more
+    ///   calls return the rest until `r.end_of_message`. A result never mixes two
+    ///   messages. A `Close` result reports the peer's status.
+    /// - `Ok(None)`: nothing yet; feed more input and call again.
+    /// - `Err(e)`: the connection failed (protocol error, premature end, abort),
+    ///   or a Close was already delivered. Data that arrived before a failure is
+    ///   delivered first.
+    pub fn receive(&mut self, out: &mut [u8]) -> Result<Option<ReceiveResult>, Error> {
+        let r = &mut self.recv;
+        match r.items.front_mut() {
+            Some(Item::Close) => {
+                r.items.pop_front();
+                return Ok(Some(ReceiveResult {
+                    count: 0,
+                    message_type: MessageType::Close,
+                    end_of_message: true,
+                    close_status: self.close_status(),
+                    close_status_description: self.close_status_description().map(String::from),
+                }));
+            }
+            Some(Item::Data { ty, .. }) => {
+                let ty = *ty;
+                let mut count = 0;
+                let mut eom = false;
+                while let Some(Item::Data { start, end, eom: e, .. }) = r.items.front_mut() {
+                    let n = (out.len() - count).min(*end - *start);
+                    out[count..count + n].copy_from_slice(&r.buf[*start..*start + n]);
+                    *start += n;
+                    count += n;
+                    if *start < *end {
+                        break;
+                    }
+                    let e = *e;
+                    r.items.pop_front();
+                    if e {
+                        eom = true;
+                        break;
+                    }
+                }
+                return Ok(Some(ReceiveResult {
+                    count,
+                    message_type: ty,
+                    end_of_message: eom,
+                    close_status: None,
+                    close_status_description: None,
+                }));
+            }
+            None => {}
+        }
+        if let Some(e) = &self.failure {
+            return Err(e.clone());
+        }
+        if matches!(self.state, State::CloseReceived | State::Closed) {
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "the peer's Close was already received; nothing more will arrive",
+            ));
+        }
+        if self.recv.eof {
+            let e = Error::new(
+                ErrorKind::ConnectionClosedPrematurely,
+                "the remote party closed the WebSocket connection without completing the close handshake",
+            );
+            self.recv.stop();
+            self.state = State::Aborted;
+            self.failure = Some(e.clone());
+            return Err(e);
+        }
+        Ok(None)
+    }
+}
