@@ -74,7 +74,8 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<CloseFrame, ClosePayloadErr
             if !code.is_valid_on_wire() {
                 return Err(ClosePayloadError::InvalidCode(code.0));
             }
-            let reason = core::str::from_utf8(reason).map_err(|_| ClosePayloadError::InvalidReason)?;
+            let reason =
+                core::str::from_utf8(reason).map_err(|_| ClosePayloadError::InvalidReason)?;
             Ok(CloseFrame {
                 code: Some(code),
                 reason: String::from(reason),
@@ -92,7 +93,9 @@ mod tests {
         for ok in [1000, 1003, 1007, 1011, 1012, 1014, 3000, 4999] {
             assert!(CloseCode(ok).is_valid_on_wire(), "{ok}");
         }
-        for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for bad in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!CloseCode(bad).is_valid_on_wire(), "{bad}");
         }
     }

@@ -72,7 +72,7 @@ impl<'de> Deserialize<'de> for Millis {
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Millis, E> {
                 if v == -1.0 || v == f64::INFINITY {
                     Ok(Millis::Infinite)
-                } else if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 {
+                } else if (0.0..1.8e19).contains(&v) && (v as u64) as f64 == v {
                     Ok(Millis::Finite(v as u64))
                 } else {
                     Err(E::invalid_value(de::Unexpected::Float(v), &self))
@@ -202,7 +202,9 @@ impl<'de> Deserialize<'de> for HeaderList {
         impl<'de> Visitor<'de> for V {
             type Value = HeaderList;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object of header names to values, or an array of [name, value] pairs")
+                f.write_str(
+                    "an object of header names to values, or an array of [name, value] pairs",
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<HeaderList, A::Error> {
                 let mut out = Vec::new();
@@ -346,18 +348,30 @@ impl Options {
         };
         if let Some(d) = &self.dangerous_deflate_options {
             for (key, bits) in [
-                ("dangerousDeflateOptions.clientMaxWindowBits", d.client_max_window_bits),
-                ("dangerousDeflateOptions.serverMaxWindowBits", d.server_max_window_bits),
+                (
+                    "dangerousDeflateOptions.clientMaxWindowBits",
+                    d.client_max_window_bits,
+                ),
+                (
+                    "dangerousDeflateOptions.serverMaxWindowBits",
+                    d.server_max_window_bits,
+                ),
             ] {
                 if !(8..=15).contains(&bits) {
-                    return err(key, format!("{bits} is outside 8..=15 (RFC 7692 window bits)"));
+                    return err(
+                        key,
+                        format!("{bits} is outside 8..=15 (RFC 7692 window bits)"),
+                    );
                 }
             }
         }
         if self.receive_buffer_size < 256 {
             return err(
                 "receiveBufferSize",
-                format!("{} is too small; use at least 256 bytes", self.receive_buffer_size),
+                format!(
+                    "{} is too small; use at least 256 bytes",
+                    self.receive_buffer_size
+                ),
             );
         }
         if self.max_frame_size == 0 {
@@ -369,13 +383,19 @@ impl Options {
         if self.max_handshake_header_bytes < 256 {
             return err(
                 "maxHandshakeHeaderBytes",
-                format!("{} is too small; use at least 256", self.max_handshake_header_bytes),
+                format!(
+                    "{} is too small; use at least 256",
+                    self.max_handshake_header_bytes
+                ),
             );
         }
         if self.max_handshake_headers < 8 {
             return err(
                 "maxHandshakeHeaders",
-                format!("{} is too small; use at least 8", self.max_handshake_headers),
+                format!(
+                    "{} is too small; use at least 8",
+                    self.max_handshake_headers
+                ),
             );
         }
         if let Err(e) = crate::handshake::validate_subprotocols(&self.sub_protocols) {
@@ -410,14 +430,16 @@ mod tests {
     fn json_round_trip_and_defaults() {
         let o: Options = serde_json::from_str("{}").unwrap();
         assert_eq!(o, Options::default());
-        let mut o = Options::default();
-        o.keep_alive_interval = Some(Millis::Infinite);
-        o.dangerous_deflate_options = Some(DeflateOptions {
-            client_max_window_bits: 10,
+        let o = Options {
+            keep_alive_interval: Some(Millis::Infinite),
+            dangerous_deflate_options: Some(DeflateOptions {
+                client_max_window_bits: 10,
+                ..Default::default()
+            }),
+            http_version: HttpVersion::Http2,
+            request_headers: HeaderList(alloc::vec![("X-A".into(), "1".into())]),
             ..Default::default()
-        });
-        o.http_version = HttpVersion::Http2;
-        o.request_headers = HeaderList(alloc::vec![("X-A".into(), "1".into())]);
+        };
         let s = serde_json::to_string(&o).unwrap();
         assert_eq!(serde_json::from_str::<Options>(&s).unwrap(), o);
     }
@@ -450,18 +472,26 @@ mod tests {
     #[test]
     fn values_are_checked_and_named() {
         let o: Options =
-            serde_json::from_str(r#"{"dangerousDeflateOptions": {"clientMaxWindowBits": 7}}"#).unwrap();
+            serde_json::from_str(r#"{"dangerousDeflateOptions": {"clientMaxWindowBits": 7}}"#)
+                .unwrap();
         let e = o.validate().unwrap_err();
         assert_eq!(e.key, "dangerousDeflateOptions.clientMaxWindowBits");
-        let e = serde_json::from_str::<Options>(r#"{"dangerousDeflateOptions": {"clientMaxWindowBit": 9}}"#)
-            .unwrap_err();
+        let e = serde_json::from_str::<Options>(
+            r#"{"dangerousDeflateOptions": {"clientMaxWindowBit": 9}}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("clientMaxWindowBit"), "{e}");
         let o: Options = serde_json::from_str(r#"{"requestHeaders": [["Upgrade", "x"]]}"#).unwrap();
         assert_eq!(o.validate().unwrap_err().key, "requestHeaders");
-        let o: Options = serde_json::from_str(r#"{"keepAliveTimeout": "infinite", "httpVersion": "2"}"#).unwrap();
+        let o: Options =
+            serde_json::from_str(r#"{"keepAliveTimeout": "infinite", "httpVersion": "2"}"#)
+                .unwrap();
         assert_eq!(o.keep_alive_timeout, Some(Millis::Infinite));
         assert!(serde_json::from_str::<Options>(r#"{"keepAliveTimeout": -5}"#).is_err());
-        assert!(serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "requestVersionOrHigher"}"#).is_ok());
+        assert!(serde_json::from_str::<Options>(
+            r#"{"httpVersionPolicy": "requestVersionOrHigher"}"#
+        )
+        .is_ok());
         assert!(serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "orHigher"}"#).is_err());
     }
 }

@@ -84,7 +84,12 @@ impl ClientHandshake {
                 format!("request path {:?} must start with '/' and contain no spaces or control characters", req.path),
             ));
         }
-        if req.host.is_empty() || req.host.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'/') {
+        if req.host.is_empty()
+            || req
+                .host
+                .bytes()
+                .any(|b| b <= b' ' || b == 0x7f || b == b'/')
+        {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!("host {:?} is not a valid Host header value", req.host),
@@ -229,7 +234,11 @@ impl ClientHandshake {
                 ))
             }
         }
-        check_selection(&r.headers, &self.offered_protocols, &self.offered_extensions)
+        check_selection(
+            &r.headers,
+            &self.offered_protocols,
+            &self.offered_extensions,
+        )
     }
 }
 

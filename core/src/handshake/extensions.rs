@@ -73,8 +73,7 @@ impl Cursor<'_> {
         while self.peek().is_some_and(is_tchar) {
             self.pos += 1;
         }
-        (self.pos > start)
-            .then(|| String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
+        (self.pos > start).then(|| String::from_utf8_lossy(&self.s[start..self.pos]).into_owned())
     }
     fn quoted(&mut self) -> Option<String> {
         // Caller saw the opening quote.
@@ -117,7 +116,9 @@ pub fn parse_extensions(value: &str) -> Result<Vec<Extension>, Error> {
         if c.peek().is_none() {
             break;
         }
-        let name = c.token().ok_or_else(|| bad(value, "expected an extension name"))?;
+        let name = c
+            .token()
+            .ok_or_else(|| bad(value, "expected an extension name"))?;
         let mut ext = Extension {
             name,
             params: Vec::new(),
@@ -202,7 +203,16 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["a;", "a; =1", "a; b=", "a; b=\"x", "a b", "a; b=\"x y\"", ";a", "a; b=@"] {
+        for bad in [
+            "a;",
+            "a; =1",
+            "a; b=",
+            "a; b=\"x",
+            "a b",
+            "a; b=\"x y\"",
+            ";a",
+            "a; b=@",
+        ] {
             assert!(parse_extensions(bad).is_err(), "{bad}");
         }
         assert!(parse_extensions("").unwrap().is_empty());

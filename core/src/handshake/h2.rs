@@ -60,9 +60,15 @@ impl H2ConnectRequest {
             ));
         }
         let mut headers: Headers = Vec::new();
-        headers.push((String::from("sec-websocket-version"), String::from(WEBSOCKET_VERSION)));
+        headers.push((
+            String::from("sec-websocket-version"),
+            String::from(WEBSOCKET_VERSION),
+        ));
         if !req.subprotocols.is_empty() {
-            headers.push((String::from("sec-websocket-protocol"), req.subprotocols.join(", ")));
+            headers.push((
+                String::from("sec-websocket-protocol"),
+                req.subprotocols.join(", "),
+            ));
         }
         if !req.extensions.is_empty() {
             headers.push((
@@ -115,7 +121,11 @@ impl H2ConnectRequest {
                 response: Some(response),
             });
         }
-        match check_selection(&response.headers, &self.offered_protocols, &self.offered_extensions) {
+        match check_selection(
+            &response.headers,
+            &self.offered_protocols,
+            &self.offered_extensions,
+        ) {
             Ok((protocol, extensions)) => Ok(HandshakeAccepted {
                 response,
                 protocol,
@@ -163,7 +173,9 @@ pub fn parse_h2_request(
             return Err(fail(
                 400,
                 ErrorKind::NotAWebSocket,
-                String::from("a CONNECT without :protocol is a plain tunnel request, not a WebSocket"),
+                String::from(
+                    "a CONNECT without :protocol is a plain tunnel request, not a WebSocket",
+                ),
             ))
         }
     }
@@ -175,12 +187,17 @@ pub fn parse_h2_request(
         ));
     };
     if path.is_empty() {
-        return Err(fail(400, ErrorKind::HeaderError, String::from(":path is empty")));
+        return Err(fail(
+            400,
+            ErrorKind::HeaderError,
+            String::from(":path is empty"),
+        ));
     }
-    if let Some((k, _)) = headers
-        .iter()
-        .find(|(k, _)| CONNECTION_SPECIFIC.iter().any(|c| c.eq_ignore_ascii_case(k)))
-    {
+    if let Some((k, _)) = headers.iter().find(|(k, _)| {
+        CONNECTION_SPECIFIC
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(k))
+    }) {
         return Err(fail(
             400,
             ErrorKind::HeaderError,
@@ -188,7 +205,12 @@ pub fn parse_h2_request(
         ));
     }
     check_version(&headers)?;
-    finish_request(String::from(path), String::from(authority), headers, String::new())
+    finish_request(
+        String::from(path),
+        String::from(authority),
+        headers,
+        String::new(),
+    )
 }
 
 /// Headers of the server's `200` response accepting an extended CONNECT.
@@ -208,7 +230,10 @@ pub fn h2_accept_headers(
         headers.push((String::from("sec-websocket-protocol"), String::from(p)));
     }
     if !extensions.is_empty() {
-        headers.push((String::from("sec-websocket-extensions"), format_extensions(extensions)));
+        headers.push((
+            String::from("sec-websocket-extensions"),
+            format_extensions(extensions),
+        ));
     }
     Ok(headers)
 }

@@ -103,7 +103,9 @@ pub(crate) fn joined(headers: &[(String, String)], name: &str) -> Option<String>
 
 /// True if the comma-separated header value contains `token` (case-insensitive).
 pub(crate) fn has_token(value: &str, token: &str) -> bool {
-    value.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
+    value
+        .split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// Splits a comma-separated list, dropping empty elements.
@@ -236,6 +238,9 @@ mod tests {
 
     #[test]
     fn rfc6455_sample_key() {
-        assert_eq!(accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }

@@ -121,7 +121,9 @@ pub fn parse_request(
         return Err(reject(
             400,
             ErrorKind::HeaderError,
-            format!("the request's Connection header is {connection:?}, it must include \"Upgrade\""),
+            format!(
+                "the request's Connection header is {connection:?}, it must include \"Upgrade\""
+            ),
         ));
     }
     check_version(&headers)?;

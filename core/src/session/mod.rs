@@ -210,7 +210,8 @@ impl Session {
         if let Some(code) = err.close_code() {
             if !self.close_sent {
                 let reason = truncate_reason(err.message());
-                self.send.write_close(&mut self.rng, self.config.role, Some(code), reason);
+                self.send
+                    .write_close(&mut self.rng, self.config.role, Some(code), reason);
                 self.close_sent = true;
             }
         }

@@ -252,7 +252,12 @@ impl Session {
                 let (h, n) = match FrameHeader::decode(&r.buf[r.parse_pos..r.filled]) {
                     Ok(Some(v)) => v,
                     Ok(None) => return Step::NeedMore,
-                    Err(e) => return Step::Fail(Error::protocol(CloseCode::PROTOCOL_ERROR, format!("{e}"))),
+                    Err(e) => {
+                        return Step::Fail(Error::protocol(
+                            CloseCode::PROTOCOL_ERROR,
+                            format!("{e}"),
+                        ))
+                    }
                 };
                 r.parse_pos += n;
                 if let Err(e) = self.check_header(&h) {
@@ -274,7 +279,8 @@ impl Session {
                 phase,
                 remaining,
             } => {
-                let avail = (r.filled - r.parse_pos).min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                let avail =
+                    (r.filled - r.parse_pos).min(usize::try_from(remaining).unwrap_or(usize::MAX));
                 if avail == 0 && remaining > 0 {
                     return Step::NeedMore;
                 }
@@ -301,14 +307,22 @@ impl Session {
                 if opcode.is_control() {
                     r.ctrl[r.ctrl_len..r.ctrl_len + avail].copy_from_slice(&r.buf[start..end]);
                     r.ctrl_len += avail;
-                    return if done { Step::Control(opcode) } else { Step::Continue };
+                    return if done {
+                        Step::Control(opcode)
+                    } else {
+                        Step::Continue
+                    };
                 }
                 let Some(msg) = r.message.as_mut() else {
-                    return Step::Fail(Error::new(ErrorKind::Faulted, "internal: data without a message"));
+                    return Step::Fail(Error::new(
+                        ErrorKind::Faulted,
+                        "internal: data without a message",
+                    ));
                 };
                 let ty = msg.ty;
                 if let Some(v) = msg.utf8.as_mut() {
-                    let ok = v.feed(&r.buf[start..end]).is_ok() && (!(done && fin) || v.finish().is_ok());
+                    let ok = v.feed(&r.buf[start..end]).is_ok()
+                        && (!(done && fin) || v.finish().is_ok());
                     if !ok {
                         return Step::Fail(Error::protocol(
                             CloseCode::INVALID_PAYLOAD,
@@ -354,12 +368,18 @@ impl Session {
                 return Err(pe("continuation frame without a message to continue".into()))
             }
             OpCode::Text | OpCode::Binary if r.message.is_some() => {
-                return Err(pe("new data frame before the previous fragmented message ended".into()))
+                return Err(pe(
+                    "new data frame before the previous fragmented message ended".into(),
+                ))
             }
             OpCode::Text | OpCode::Binary => {
                 let text = h.opcode == OpCode::Text;
                 r.message = Some(Incoming {
-                    ty: if text { MessageType::Text } else { MessageType::Binary },
+                    ty: if text {
+                        MessageType::Text
+                    } else {
+                        MessageType::Binary
+                    },
                     len: 0,
                     utf8: text.then(Utf8Validator::new),
                 });
@@ -392,14 +412,17 @@ impl Session {
     fn on_control(&mut self, op: OpCode) {
         let len = self.recv.ctrl_len;
         match op {
-            OpCode::Ping => {
-                if !self.close_sent {
-                    let payload = self.recv.ctrl;
-                    self.send
-                        .write_control(&mut self.rng, self.config.role, OpCode::Pong, &payload[..len]);
-                }
+            // After our Close, nothing more is sent, not even a PONG.
+            OpCode::Ping if !self.close_sent => {
+                let payload = self.recv.ctrl;
+                self.send.write_control(
+                    &mut self.rng,
+                    self.config.role,
+                    OpCode::Pong,
+                    &payload[..len],
+                );
             }
-            OpCode::Pong => {}
+            OpCode::Ping | OpCode::Pong => {}
             OpCode::Close => match parse_close_payload(&self.recv.ctrl[..len]) {
                 Ok(frame) => self.on_close(frame),
                 Err(e) => self.fail(match e {
@@ -459,7 +482,10 @@ impl Session {
                 let ty = *ty;
                 let mut count = 0;
                 let mut eom = false;
-                while let Some(Item::Data { start, end, eom: e, .. }) = r.items.front_mut() {
+                while let Some(Item::Data {
+                    start, end, eom: e, ..
+                }) = r.items.front_mut()
+                {
                     let n = (out.len() - count).min(*end - *start);
                     out[count..count + n].copy_from_slice(&r.buf[*start..*start + n]);
                     *start += n;

@@ -93,25 +93,31 @@ impl Session {
     /// With `flags.end_of_message` clear, later calls continue the same message
     /// and must use the same `message_type`. Text is checked to be UTF-8
     /// (across pieces); invalid text is refused and nothing is queued.
-    pub fn send(&mut self, data: &[u8], message_type: MessageType, flags: SendFlags) -> Result<(), Error> {
+    pub fn send(
+        &mut self,
+        data: &[u8],
+        message_type: MessageType,
+        flags: SendFlags,
+    ) -> Result<(), Error> {
         self.check_can_send()?;
-        let opcode = match (message_type, self.send.continuing) {
-            (MessageType::Close, _) => {
-                return Err(Error::new(
+        let opcode =
+            match (message_type, self.send.continuing) {
+                (MessageType::Close, _) => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidMessageType,
+                        "Close is not a data message type; use close() or close_output()",
+                    ))
+                }
+                (t, Some(c)) if t != c => return Err(Error::new(
                     ErrorKind::InvalidMessageType,
-                    "Close is not a data message type; use close() or close_output()",
-                ))
-            }
-            (t, Some(c)) if t != c => {
-                return Err(Error::new(
-                    ErrorKind::InvalidMessageType,
-                    format!("a {c:?} message is in progress; its remaining pieces must also be {c:?}"),
-                ))
-            }
-            (_, Some(_)) => OpCode::Continuation,
-            (MessageType::Text, None) => OpCode::Text,
-            (MessageType::Binary, None) => OpCode::Binary,
-        };
+                    format!(
+                        "a {c:?} message is in progress; its remaining pieces must also be {c:?}"
+                    ),
+                )),
+                (_, Some(_)) => OpCode::Continuation,
+                (MessageType::Text, None) => OpCode::Text,
+                (MessageType::Binary, None) => OpCode::Binary,
+            };
         if message_type == MessageType::Text {
             let mut v = self.send.utf8.clone();
             let ok = v.feed(data).is_ok() && (!flags.end_of_message || v.finish().is_ok());
@@ -124,8 +130,13 @@ impl Session {
             self.send.utf8 = v;
         }
         self.send.continuing = (!flags.end_of_message).then_some(message_type);
-        self.send
-            .write_frame(&mut self.rng, self.config.role, opcode, flags.end_of_message, data);
+        self.send.write_frame(
+            &mut self.rng,
+            self.config.role,
+            opcode,
+            flags.end_of_message,
+            data,
+        );
         Ok(())
     }
 
@@ -144,10 +155,14 @@ impl Session {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("a control frame payload is at most 125 bytes, not {}", payload.len()),
+                format!(
+                    "a control frame payload is at most 125 bytes, not {}",
+                    payload.len()
+                ),
             ));
         }
-        self.send.write_control(&mut self.rng, self.config.role, op, payload);
+        self.send
+            .write_control(&mut self.rng, self.config.role, op, payload);
         Ok(())
     }
 
@@ -175,7 +190,10 @@ impl Session {
             Some(c) if !c.is_valid_on_wire() => {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
-                    format!("close status {} may not be sent; use 1000-1003, 1007-1014 or 3000-4999", c.0),
+                    format!(
+                        "close status {} may not be sent; use 1000-1003, 1007-1014 or 3000-4999",
+                        c.0
+                    ),
                 ))
             }
             None if !reason.is_empty() => {
@@ -189,7 +207,10 @@ impl Session {
         if reason.len() > MAX_REASON_LEN {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("the close reason is {} bytes; the limit is 123", reason.len()),
+                format!(
+                    "the close reason is {} bytes; the limit is 123",
+                    reason.len()
+                ),
             ));
         }
         match self.state {
@@ -197,7 +218,8 @@ impl Session {
             State::CloseSent | State::Closed => return Ok(()),
             _ => return self.check_can_send(),
         }
-        self.send.write_close(&mut self.rng, self.config.role, code, reason);
+        self.send
+            .write_close(&mut self.rng, self.config.role, code, reason);
         self.close_sent = true;
         self.state = if self.state == State::CloseReceived {
             State::Closed
