@@ -271,6 +271,12 @@ pub struct Options {
     pub max_handshake_header_bytes: usize,
     /// Most header lines in a handshake request or response.
     pub max_handshake_headers: usize,
+    /// Time allowed for the opening handshake (connect, TLS, proxy, HTTP).
+    pub handshake_timeout: Millis,
+    /// Time allowed for the peer to answer our Close before the connection is aborted.
+    pub close_timeout: Millis,
+    /// Bytes of frames queued for writing before `send` waits (backpressure).
+    pub max_pending_output: usize,
 }
 
 impl Default for Options {
@@ -290,6 +296,9 @@ impl Default for Options {
             max_frame_size: 16 << 20,
             max_handshake_header_bytes: HandshakeLimits::default().max_header_bytes,
             max_handshake_headers: HandshakeLimits::default().max_headers,
+            handshake_timeout: Millis::from_secs(10),
+            close_timeout: Millis::from_secs(10),
+            max_pending_output: 256 * 1024,
         }
     }
 }
@@ -329,6 +338,9 @@ impl Options {
         "maxFrameSize",
         "maxHandshakeHeaderBytes",
         "maxHandshakeHeaders",
+        "handshakeTimeout",
+        "closeTimeout",
+        "maxPendingOutput",
     ];
     /// The keys of `dangerousDeflateOptions`.
     pub const DEFLATE_KEYS: &'static [&'static str] = &[
@@ -397,6 +409,11 @@ impl Options {
                     self.max_handshake_headers
                 ),
             );
+        }
+        for (key, t) in [("handshakeTimeout", self.handshake_timeout), ("closeTimeout", self.close_timeout)] {
+            if t == Millis::ZERO {
+                return err(key, String::from("must be positive (or \"infinite\")"));
+            }
         }
         if let Err(e) = crate::handshake::validate_subprotocols(&self.sub_protocols) {
             return err("subProtocols", String::from(e.message()));

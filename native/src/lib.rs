@@ -1,4 +1,68 @@
-//! sockweave: WebSockets on tokio (the native backend). The protocol engine is
-//! [`sockweave_core`]; this crate adds transports and the async API.
+//! # sockweave
+//!
+//! WebSockets on tokio: client and server, RFC 6455 over HTTP/1.1, TLS with
+//! rustls, HTTP proxies. The protocol itself (frames, handshakes, the close
+//! handshake, limits) is decided by the sans-IO engine [`sockweave_core`]; this
+//! crate moves bytes and keeps time.
+//!
+//! The API follows .NET's `ClientWebSocket` and `WebSocket.CreateFromStream`:
+//! [`ClientWebSocket`] connects, [`WebSocket::from_stream`] wraps a stream whose
+//! handshake is done, [`accept`] is the server side. Every [`WebSocket`] offers
+//! `receive` into a buffer and `send` with [`SendFlags`], and also a `Stream`
+//! of [`Message`]s, a `Sink`, and [`WebSocket::split`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sockweave::Error> {
+//! use sockweave::{ClientWebSocket, CloseCode, MessageType, SendFlags};
+//! let mut ws = ClientWebSocket::new();
+//! ws.options_mut().add_sub_protocol("chat");
+//! ws.connect("ws://127.0.0.1:9001/echo").await?;
+//! ws.send(b"hello", MessageType::Text, SendFlags::END_OF_MESSAGE).await?;
+//! let mut buf = [0u8; 1024];
+//! let r = ws.receive(&mut buf).await?;
+//! println!("{}", String::from_utf8_lossy(&buf[..r.count]));
+//! ws.close(Some(CloseCode::NORMAL), "bye").await?;
+//! # Ok(()) }
+//! ```
 
+mod client;
+mod error;
+mod proxy;
+mod server;
+mod stream;
+mod tls;
+mod websocket;
+
+pub use client::{ClientWebSocket, ClientWebSocketOptions, CookieJar, Credentials};
+pub use proxy::Proxy;
+pub use error::{Error, ErrorKind};
+pub use server::{accept, accept_with, Accepted, Rejected};
 pub use sockweave_core as core;
+pub use sockweave_core::handshake::{HttpResponse, ServerRequest};
+pub use sockweave_core::options::{DeflateOptions, HttpVersion, HttpVersionPolicy, Millis, Options};
+pub use sockweave_core::session::{MessageType, ReceiveResult, SendFlags, State};
+pub use sockweave_core::CloseCode;
+pub use stream::{Message, ReadHalf, WriteHalf};
+pub use tls::{server_config as tls_server_config, CertificateCheck, CertificateContext, ClientCertificate, RootCertificates};
+pub use websocket::{Transport, WebSocket};
+
+/// 32 bytes from the OS for the engine's masking-key generator.
+pub(crate) fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).expect("the operating system's random source failed");
+    seed
+}
+
+pub(crate) fn random_nonce() -> [u8; 16] {
+    let mut n = [0u8; 16];
+    getrandom::fill(&mut n).expect("the operating system's random source failed");
+    n
+}
+
+/// An option duration as a timer duration; "infinite" becomes a century.
+pub(crate) fn duration(m: Millis) -> std::time::Duration {
+    match m {
+        Millis::Finite(ms) => std::time::Duration::from_millis(ms),
+        Millis::Infinite => std::time::Duration::from_secs(100 * 365 * 24 * 3600),
+    }
+}

@@ -181,16 +181,30 @@ impl Session {
 
     /// Aborts: no more frames are sent or processed (.NET's `Abort`).
     pub fn abort(&mut self) {
-        if !matches!(self.state, State::Closed | State::Aborted) {
-            self.state = State::Aborted;
-            if self.failure.is_none() {
-                self.failure = Some(Error::new(
-                    crate::error::ErrorKind::InvalidState,
-                    "the WebSocket was aborted",
-                ));
-            }
-        }
+        self.abort_with(Error::new(
+            crate::error::ErrorKind::InvalidState,
+            "the WebSocket was aborted",
+        ));
         self.send.discard();
+    }
+
+    /// Fails the connection with an error found outside the engine (a transport
+    /// error, a timeout): nothing more is sent or processed; data already
+    /// received is still delivered, then `err` is reported.
+    pub fn abort_with(&mut self, err: Error) {
+        if matches!(self.state, State::Closed | State::Aborted) {
+            return;
+        }
+        self.recv.stop();
+        self.send.discard();
+        self.state = State::Aborted;
+        self.failure = Some(err);
+    }
+
+    /// True while input is still processed: not after a Close, a failure or
+    /// end of file. (Once false, a backend may read only to notice end of file.)
+    pub fn is_receiving(&self) -> bool {
+        self.recv.is_open()
     }
 
     /// True once the transport should be shut down: the close handshake is

@@ -101,6 +101,10 @@ impl Receiver {
         self.stopped = true;
     }
 
+    pub(super) fn is_open(&self) -> bool {
+        !self.stopped && !self.eof
+    }
+
     /// Start of the oldest byte still needed: unread data or unparsed input.
     fn live_start(&self) -> usize {
         self.items

@@ -1,0 +1,93 @@
+//! `sockweave serve ADDR`: a WebSocket server (an echo server with `--echo`).
+
+use std::sync::Arc;
+
+use lexopt::prelude::*;
+use sockweave::{MessageType, Options, Transport};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use crate::args::{common, Res};
+
+pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
+    let mut addr = None;
+    let mut echo = false;
+    let mut cert = None;
+    let mut key = None;
+    let mut opts = Options::default();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Value(v) if addr.is_none() => addr = Some(v.string()?),
+            Long("echo") => echo = true,
+            Long("tls-cert") => cert = Some(std::fs::read(p.value()?)?),
+            Long("tls-key") => key = Some(std::fs::read(p.value()?)?),
+            other => {
+                let name = crate::args::option_name(&other).ok_or_else(|| other.unexpected())?;
+                if !common(&name, &mut p, &mut opts)? {
+                    return Err(format!("unknown option {name}").into());
+                }
+            }
+        }
+    }
+    opts.validate()?;
+    let addr = addr.ok_or("serve needs an address, e.g. sockweave serve 127.0.0.1:9001")?;
+    let tls = match (cert, key) {
+        (Some(c), Some(k)) => Some(tokio_rustls::TlsAcceptor::from(sockweave::tls_server_config(
+            &c,
+            &k,
+            &[b"http/1.1"],
+        )?)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    let listener = TcpListener::bind(&addr).await?;
+    let local = listener.local_addr()?;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    // Scripts read this line to learn the port when ADDR ends in :0.
+    println!("listening on {scheme}://{local}/");
+    let opts = Arc::new(opts);
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
+        let tls = tls.clone();
+        let opts = opts.clone();
+        tokio::spawn(async move {
+            let stream: Box<dyn Transport> = match tls {
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(s) => Box::new(s),
+                    Err(e) => {
+                        eprintln!("{peer}: TLS handshake failed: {e}");
+                        return;
+                    }
+                },
+                None => Box::new(tcp),
+            };
+            if let Err(e) = handle(stream, &opts, echo).await {
+                eprintln!("{peer}: {e}");
+            }
+        });
+    }
+}
+
+async fn handle(stream: Box<dyn Transport>, opts: &Options, echo: bool) -> Res<()> {
+    let ws = sockweave::accept(stream, opts).await?;
+    if echo {
+        crate::echo::echo(&ws).await?;
+    } else {
+        let mut out = tokio::io::stdout();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let r = ws.receive(&mut buf).await?;
+            if r.message_type == MessageType::Close {
+                ws.close_output(r.close_status.filter(|c| c.is_valid_on_wire()), "").await?;
+                break;
+            }
+            out.write_all(&buf[..r.count]).await?;
+            if r.end_of_message {
+                out.write_all(b"\n").await?;
+            }
+        }
+    }
+    ws.finished().await;
+    Ok(())
+}

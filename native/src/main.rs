@@ -1,4 +1,0 @@
-fn main() {
-    eprintln!("sockweave: the command-line tool arrives with the native backend; not yet.");
-    std::process::exit(2);
-}
