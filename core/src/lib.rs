@@ -12,6 +12,7 @@
 //! | [`handshake`] | HTTP/1.1 Upgrade (both roles) and HTTP/2 extended CONNECT headers |
 //! | [`session`] | the connection state machine: messages, control frames, close handshake |
 //! | [`options`] | the one options type of every backend (serde, camelCase) |
+//! | [`deflate`] | permessage-deflate: negotiation, compressor, decompressor |
 //! | [`close`] | close codes and close frame payloads |
 //! | [`utf8`] | incremental UTF-8 validation |
 //! | [`error`] | the error type, with .NET `WebSocketError` kinds |
@@ -36,6 +37,7 @@
 extern crate alloc;
 
 pub mod close;
+pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;

@@ -28,7 +28,8 @@ fn load(name: &str) -> Value {
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
 }
 
 fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
@@ -218,11 +219,12 @@ fn check_frame(v: &Value) -> Result<(), String> {
             let byte = hex_field(p, "byte");
             assert_eq!(byte.len(), 1, "payloadPattern.byte is one byte");
             let payload = vec![byte[0]; number(p, "length") as usize];
-            // `hex` holds only the header; the payload follows it, masked.
+            // `hex` holds only the header; the payload follows it, masked
+            // (with the byte-at-a-time reference, so the fast path is checked against it).
             let start = wire.len();
             wire.extend_from_slice(&payload);
             if let Some(k) = key {
-                apply_mask(&mut wire[start..], k, 0);
+                apply_mask_bytewise(&mut wire[start..], k, 0);
             }
             Some(payload)
         }
@@ -237,7 +239,11 @@ fn check_frame(v: &Value) -> Result<(), String> {
     eq("headerLength", n, header_len)?;
     eq("fin", h.fin, boolean(v, "fin"))?;
     eq("rsv", u64::from(h.rsv), number(v, "rsv"))?;
-    eq("opcode", opcode_name(h.opcode), v["opcode"].as_str().unwrap_or("?"))?;
+    eq(
+        "opcode",
+        opcode_name(h.opcode),
+        v["opcode"].as_str().unwrap_or("?"),
+    )?;
     eq("masked", h.mask.is_some(), boolean(v, "masked"))?;
     eq("maskKey", h.mask, key)?;
     eq("payloadLength", h.payload_len, payload_len)?;
@@ -284,7 +290,11 @@ fn check_frame(v: &Value) -> Result<(), String> {
     let (enc, m) = h.encode();
     eq("encoded_len", h.encoded_len(), m)?;
     if minimal {
-        eq("re-encoded header", hex::encode(&enc[..m]), hex::encode(&wire[..n]))?;
+        eq(
+            "re-encoded header",
+            hex::encode(&enc[..m]),
+            hex::encode(&wire[..n]),
+        )?;
     } else {
         ensure(enc[..m] != wire[..n], || {
             "marked minimal: false but encode() reproduces it".into()
@@ -345,7 +355,10 @@ fn expected_outcome(e: &Value) -> Outcome {
         },
         error: match &e["error"] {
             Value::Null => None,
-            x => Some((string(x, "kind"), opt_number(x, "closeCode").map(|c| c as u16))),
+            x => Some((
+                string(x, "kind"),
+                opt_number(x, "closeCode").map(|c| c as u16),
+            )),
         },
         sent_close_code: opt_number(e, "sentCloseCode").map(|c| c as u16),
         pongs: match &e["pongsHex"] {
@@ -480,8 +493,12 @@ fn parse_output(s: &Session) -> Result<(Vec<String>, Option<u16>), String> {
             (Role::Server, None) => {}
             (role, m) => return Err(format!("a {role:?} wrote a frame with mask {m:?}")),
         }
-        ensure(h.fin && h.rsv == 0, || format!("unexpected output frame {h:?}"))?;
-        ensure(close.is_none(), || "the session wrote a frame after its Close".into())?;
+        ensure(h.fin && h.rsv == 0, || {
+            format!("unexpected output frame {h:?}")
+        })?;
+        ensure(close.is_none(), || {
+            "the session wrote a frame after its Close".into()
+        })?;
         match h.opcode {
             OpCode::Pong => pongs.push(hex::encode(&payload)),
             OpCode::Close => {
@@ -595,6 +612,7 @@ fn client_request(r: &Value) -> ClientRequest {
         host: string(r, "host"),
         path: string(r, "path"),
         subprotocols: strings(r, "subprotocols"),
+        deflate: None,
         extensions: match opt_string(r, "extensions") {
             Some(h) => parse_extensions(&h).expect("request.extensions parses"),
             None => Vec::new(),
@@ -611,12 +629,12 @@ fn extension_names(exts: &[Extension]) -> Vec<String> {
     exts.iter().map(|e| e.name.clone()).collect()
 }
 
+/// A client-side handshake result: (protocol, extensions), or (error kind, response status).
+type ClientResult = Result<(Option<String>, Vec<Extension>), (String, Option<u16>)>;
+
 /// Checks a client-side result against `{"ok": true, "protocol", "extensions"?}`
 /// or `{"ok": false, "kind", "status"}`.
-fn check_client_result(
-    e: &Value,
-    got: Result<(Option<String>, Vec<Extension>), (String, Option<u16>)>,
-) -> Result<(), String> {
+fn check_client_result(e: &Value, got: ClientResult) -> Result<(), String> {
     match (boolean(e, "ok"), got) {
         (true, Ok((protocol, extensions))) => {
             eq("protocol", protocol, opt_string(e, "protocol"))?;
@@ -658,37 +676,44 @@ fn check_client(case: &Value, report: &mut Report) {
     report.check_vector(&format!("client: {name}"), case, r);
     for resp in list(case, "responses") {
         let rname = string(resp, "name");
-        let r = (|| {
-            let (hs, _) = ClientHandshake::new(&req, nonce, limits(resp))
-                .map_err(|e| format!("request refused: {e}"))?;
-            let text = string(resp, "text");
-            let got = match hs.parse_response(text.as_bytes()) {
-                Ok(Some((acc, n))) => {
-                    eq("bytes consumed", n, text.len())?;
-                    for cut in 0..text.len() {
-                        ensure(
-                            matches!(hs.parse_response(&text.as_bytes()[..cut]), Ok(None)),
-                            || format!("the first {cut} bytes are not reported as incomplete"),
-                        )?;
-                    }
-                    Ok((acc.protocol, acc.extensions))
-                }
-                Ok(None) => return Err("the response is reported as incomplete".into()),
-                Err(e) => Err((
-                    e.error.code().to_owned(),
-                    e.response.as_ref().map(|r| r.status),
-                )),
-            };
-            check_client_result(&resp["expect"], got)
-        })();
+        let r = check_client_response(&req, nonce, resp);
         report.check_vector(&format!("client: {name} / {rname}"), resp, r);
     }
+}
+
+/// One entry of a client case's `responses`: a fresh handshake (same nonce,
+/// the entry's options) parses `text`.
+fn check_client_response(req: &ClientRequest, nonce: [u8; 16], resp: &Value) -> Result<(), String> {
+    let (hs, _) = ClientHandshake::new(req, nonce, limits(resp))
+        .map_err(|e| format!("request refused: {e}"))?;
+    let text = string(resp, "text");
+    let got = match hs.parse_response(text.as_bytes()) {
+        Ok(Some((acc, n))) => {
+            eq("bytes consumed", n, text.len())?;
+            for cut in 0..text.len() {
+                ensure(
+                    matches!(hs.parse_response(&text.as_bytes()[..cut]), Ok(None)),
+                    || format!("the first {cut} bytes are not reported as incomplete"),
+                )?;
+            }
+            Ok((acc.protocol, acc.extensions))
+        }
+        Ok(None) => return Err("the response is reported as incomplete".into()),
+        Err(e) => Err((
+            e.error.code().to_owned(),
+            e.response.as_ref().map(|r| r.status),
+        )),
+    };
+    check_client_result(&resp["expect"], got)
 }
 
 fn check_server(case: &Value) -> Result<(), String> {
     let text = string(case, "text");
     let e = &case["expect"];
-    match (boolean(e, "ok"), parse_request(text.as_bytes(), limits(case))) {
+    match (
+        boolean(e, "ok"),
+        parse_request(text.as_bytes(), limits(case)),
+    ) {
         (true, Ok(Some((req, n)))) => {
             eq("bytes consumed", n, text.len())?;
             eq("key", req.key.clone(), string(e, "key"))?;
@@ -711,7 +736,10 @@ fn check_server(case: &Value) -> Result<(), String> {
             )?;
             for cut in 0..text.len() {
                 ensure(
-                    matches!(parse_request(&text.as_bytes()[..cut], limits(case)), Ok(None)),
+                    matches!(
+                        parse_request(&text.as_bytes()[..cut], limits(case)),
+                        Ok(None)
+                    ),
                     || format!("the first {cut} bytes are not reported as incomplete"),
                 )?;
             }
@@ -770,15 +798,7 @@ fn check_h2_client(case: &Value, report: &mut Report) {
         (Some(kind), Err(e)) => eq("request error", e.code(), kind.as_str()),
         (Some(kind), Ok(_)) => Err(format!("expected request error {kind}, got a request")),
         (None, Err(e)) => Err(format!("the request was refused: {e}")),
-        (None, Ok(h2)) => (|| {
-            let p = &case["expectedPseudo"];
-            eq(":method", h2.method, p[":method"].as_str().unwrap_or("?"))?;
-            eq(":protocol", h2.protocol, p[":protocol"].as_str().unwrap_or("?"))?;
-            eq(":scheme", h2.scheme.clone(), string(p, ":scheme"))?;
-            eq(":authority", h2.authority.clone(), string(p, ":authority"))?;
-            eq(":path", h2.path.clone(), string(p, ":path"))?;
-            eq("headers", h2.headers.clone(), pairs(case, "expectedHeaders"))
-        })(),
+        (None, Ok(h2)) => check_h2_request(h2, case),
     };
     report.check_vector(&format!("h2 client: {name}"), case, r);
     let Ok(h2) = built else { return };
@@ -796,6 +816,25 @@ fn check_h2_client(case: &Value, report: &mut Report) {
         let r = check_client_result(&resp["expect"], got);
         report.check_vector(&format!("h2 client: {name} / {rname}"), resp, r);
     }
+}
+
+/// The pseudo-headers and headers of a built extended CONNECT.
+fn check_h2_request(h2: &H2ConnectRequest, case: &Value) -> Result<(), String> {
+    let p = &case["expectedPseudo"];
+    eq(":method", h2.method, p[":method"].as_str().unwrap_or("?"))?;
+    eq(
+        ":protocol",
+        h2.protocol,
+        p[":protocol"].as_str().unwrap_or("?"),
+    )?;
+    eq(":scheme", h2.scheme.clone(), string(p, ":scheme"))?;
+    eq(":authority", h2.authority.clone(), string(p, ":authority"))?;
+    eq(":path", h2.path.clone(), string(p, ":path"))?;
+    eq(
+        "headers",
+        h2.headers.clone(),
+        pairs(case, "expectedHeaders"),
+    )
 }
 
 fn check_h2_server(case: &Value) -> Result<(), String> {

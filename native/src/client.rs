@@ -369,6 +369,7 @@ impl ClientWebSocket {
             host: target.authority.clone(),
             path: target.path.clone(),
             subprotocols: o.sub_protocols.clone(),
+            deflate: o.dangerous_deflate_options,
             extensions: Vec::new(),
             headers,
         };
@@ -406,6 +407,7 @@ impl ClientWebSocket {
         }
         let mut config = SessionConfig::from_options(Role::Client, &options);
         config.sub_protocol = accepted.protocol.clone();
+        config.deflate = accepted.deflate;
         let ws = WebSocket::start(stream, config, &buf[used..], DriverConfig::from_options(&options));
         Ok((ws, accepted.response))
     }

@@ -17,11 +17,13 @@ pub struct Accepted {
     pub headers: Vec<(String, String)>,
 }
 
-/// How to refuse a request: an HTTP status and a message for the body.
+/// How to refuse a request: an HTTP status, a message for the body, and
+/// extra headers (e.g. `WWW-Authenticate` with a 401).
 #[derive(Clone, Debug)]
 pub struct Rejected {
     pub status: u16,
     pub message: String,
+    pub headers: Vec<(String, String)>,
 }
 
 /// Accepts a WebSocket upgrade on `stream` (TCP, TLS, ...): reads the request,
@@ -62,7 +64,7 @@ where
     let (req, leftover) = match read {
         Ok(Ok(v)) => v,
         Ok(Err(HeadError::Invalid(e))) => {
-            let _ = stream.write_all(&reject_response(&e)).await;
+            let _ = stream.write_all(&reject_response(&e, &[])).await;
             let _ = stream.shutdown().await;
             return Err(Error::from(e.error));
         }
@@ -81,7 +83,7 @@ where
                 error: sockweave_core::Error::new(CoreKind::NotAWebSocket, r.message),
                 status: r.status,
             };
-            let _ = stream.write_all(&reject_response(&e)).await;
+            let _ = stream.write_all(&reject_response(&e, &r.headers)).await;
             let _ = stream.shutdown().await;
             return Err(Error::new(
                 ErrorKind::NotAWebSocket,
@@ -89,12 +91,15 @@ where
             ));
         }
     };
-    let response = req.accept_response(answer.sub_protocol.as_deref(), &[], &answer.headers)?;
+    let deflate = req.negotiate_deflate(options.dangerous_deflate_options.as_ref());
+    let extensions: Vec<_> = deflate.iter().map(|(_, e)| e.clone()).collect();
+    let response = req.accept_response(answer.sub_protocol.as_deref(), &extensions, &answer.headers)?;
     tokio::time::timeout(limit, stream.write_all(&response))
         .await
         .map_err(|_| Error::new(ErrorKind::Timeout, "writing the handshake response timed out"))??;
     let mut config = SessionConfig::from_options(Role::Server, options);
     config.sub_protocol = answer.sub_protocol;
+    config.deflate = deflate.map(|(p, _)| p);
     let ws = WebSocket::start(stream, config, &leftover, DriverConfig::from_options(options));
     Ok((ws, req))
 }

@@ -10,7 +10,9 @@ use super::{
     validate_extra_headers, validate_subprotocols, Extension, HandshakeLimits, Headers,
     HttpResponse, WEBSOCKET_VERSION,
 };
+use crate::deflate::{client_offer, DeflateParams};
 use crate::error::{Error, ErrorKind};
+use crate::options::DeflateOptions;
 
 /// What the client asks for.
 #[derive(Clone, Debug, Default)]
@@ -21,7 +23,10 @@ pub struct ClientRequest {
     pub path: String,
     /// Subprotocols to offer, in preference order.
     pub subprotocols: Vec<String>,
-    /// Extensions to offer (built by the deflate negotiation).
+    /// permessage-deflate to offer, with these parameters.
+    pub deflate: Option<DeflateOptions>,
+    /// Other extensions to offer. The engine implements only permessage-deflate:
+    /// a caller offering others must implement what the server accepts.
     pub extensions: Vec<Extension>,
     /// Extra headers (cookies, authorization, origin, ...).
     pub headers: Headers,
@@ -34,6 +39,7 @@ pub struct ClientHandshake {
     expected_accept: String,
     offered_protocols: Vec<String>,
     offered_extensions: Vec<String>,
+    offered_deflate: Option<DeflateOptions>,
     limits: HandshakeLimits,
 }
 
@@ -42,7 +48,10 @@ pub struct ClientHandshake {
 pub struct HandshakeAccepted {
     pub response: HttpResponse,
     pub protocol: Option<String>,
+    /// Extensions the server accepted, as it wrote them.
     pub extensions: Vec<Extension>,
+    /// The permessage-deflate parameters in force, if the server accepted our offer.
+    pub deflate: Option<DeflateParams>,
 }
 
 /// The handshake failed. When the server answered, its response is kept so the
@@ -65,6 +74,15 @@ impl From<Error> for ClientHandshakeError {
             error,
             response: None,
         }
+    }
+}
+
+impl ClientRequest {
+    /// Every extension offered: permessage-deflate first, then the others.
+    pub(crate) fn offer(&self) -> Vec<Extension> {
+        let mut v: Vec<Extension> = self.deflate.iter().map(client_offer).collect();
+        v.extend(self.extensions.iter().cloned());
+        v
     }
 }
 
@@ -111,9 +129,10 @@ impl ClientHandshake {
             out.push_str(&req.subprotocols.join(", "));
             out.push_str("\r\n");
         }
-        if !req.extensions.is_empty() {
+        let offer = req.offer();
+        if !offer.is_empty() {
             out.push_str("Sec-WebSocket-Extensions: ");
-            out.push_str(&super::format_extensions(&req.extensions));
+            out.push_str(&super::format_extensions(&offer));
             out.push_str("\r\n");
         }
         for (k, v) in &req.headers {
@@ -127,6 +146,7 @@ impl ClientHandshake {
             expected_accept: accept_key(&key),
             offered_protocols: req.subprotocols.clone(),
             offered_extensions: req.extensions.iter().map(|e| e.name.clone()).collect(),
+            offered_deflate: req.deflate,
             limits,
         };
         Ok((hs, out.into_bytes()))
@@ -176,11 +196,12 @@ impl ClientHandshake {
             headers: convert_headers(resp.headers),
         };
         match self.check(&response) {
-            Ok((protocol, extensions)) => Ok(Some((
+            Ok(sel) => Ok(Some((
                 HandshakeAccepted {
                     response,
-                    protocol,
-                    extensions,
+                    protocol: sel.protocol,
+                    extensions: sel.extensions,
+                    deflate: sel.deflate,
                 },
                 n,
             ))),
@@ -191,7 +212,7 @@ impl ClientHandshake {
         }
     }
 
-    fn check(&self, r: &HttpResponse) -> Result<(Option<String>, Vec<Extension>), Error> {
+    fn check(&self, r: &HttpResponse) -> Result<super::Selection, Error> {
         if r.status != 101 {
             return Err(Error::new(
                 ErrorKind::NotAWebSocket,
@@ -216,7 +237,7 @@ impl ClientHandshake {
                 format!("the response's Connection header is {connection:?}, expected \"Upgrade\""),
             ));
         }
-        match header(&r.headers, "sec-websocket-accept") {
+        match super::single(&r.headers, "sec-websocket-accept")? {
             Some(a) if a.trim() == self.expected_accept => {}
             Some(a) => {
                 return Err(Error::new(
@@ -238,6 +259,7 @@ impl ClientHandshake {
             &r.headers,
             &self.offered_protocols,
             &self.offered_extensions,
+            self.offered_deflate.as_ref(),
         )
     }
 }

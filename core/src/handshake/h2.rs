@@ -45,6 +45,7 @@ pub struct H2ConnectRequest {
     pub headers: Headers,
     offered_protocols: Vec<String>,
     offered_extensions: Vec<String>,
+    offered_deflate: Option<crate::options::DeflateOptions>,
 }
 
 impl H2ConnectRequest {
@@ -70,11 +71,9 @@ impl H2ConnectRequest {
                 req.subprotocols.join(", "),
             ));
         }
-        if !req.extensions.is_empty() {
-            headers.push((
-                String::from("sec-websocket-extensions"),
-                format_extensions(&req.extensions),
-            ));
+        let offer = req.offer();
+        if !offer.is_empty() {
+            headers.push((String::from("sec-websocket-extensions"), format_extensions(&offer)));
         }
         for (k, v) in &req.headers {
             let k = k.to_ascii_lowercase();
@@ -95,6 +94,7 @@ impl H2ConnectRequest {
             headers,
             offered_protocols: req.subprotocols.clone(),
             offered_extensions: req.extensions.iter().map(|e| e.name.clone()).collect(),
+            offered_deflate: req.deflate,
         })
     }
 
@@ -125,11 +125,13 @@ impl H2ConnectRequest {
             &response.headers,
             &self.offered_protocols,
             &self.offered_extensions,
+            self.offered_deflate.as_ref(),
         ) {
-            Ok((protocol, extensions)) => Ok(HandshakeAccepted {
+            Ok(sel) => Ok(HandshakeAccepted {
                 response,
-                protocol,
-                extensions,
+                protocol: sel.protocol,
+                extensions: sel.extensions,
+                deflate: sel.deflate,
             }),
             Err(error) => Err(ClientHandshakeError {
                 error,

@@ -16,7 +16,9 @@ use alloc::vec::Vec;
 use base64::Engine;
 use sha1::{Digest, Sha1};
 
+use crate::deflate::{client_accept, DeflateParams, PERMESSAGE_DEFLATE};
 use crate::error::{Error, ErrorKind};
+use crate::options::DeflateOptions;
 
 pub use client::{ClientHandshake, ClientHandshakeError, ClientRequest, HandshakeAccepted};
 pub use extensions::{format_extensions, parse_extensions, Extension};
@@ -84,6 +86,20 @@ pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.as_str())
+}
+
+/// The value of a header that must appear at most once (RFC 6455 section 11.3):
+/// `Ok(None)` if absent, an error naming it if repeated.
+pub(crate) fn single<'a>(headers: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, Error> {
+    let mut found = headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(name));
+    let first = found.next().map(|(_, v)| v.as_str());
+    if found.next().is_some() {
+        return Err(Error::new(
+            ErrorKind::HeaderError,
+            alloc::format!("the {name} header appears more than once; it must appear once"),
+        ));
+    }
+    Ok(first)
 }
 
 /// Every value of a header that may be repeated, joined as one comma list.
@@ -183,7 +199,8 @@ pub(crate) fn check_selection(
     headers: &[(String, String)],
     offered_protocols: &[String],
     offered_extensions: &[String],
-) -> Result<(Option<String>, Vec<Extension>), Error> {
+    offered_deflate: Option<&DeflateOptions>,
+) -> Result<Selection, Error> {
     let protocol = match joined(headers, "sec-websocket-protocol") {
         None => None,
         Some(p) => {
@@ -204,7 +221,18 @@ pub(crate) fn check_selection(
         None => Vec::new(),
         Some(v) => parse_extensions(&v)?,
     };
+    let mut deflate = None;
     for e in &extensions {
+        if let (Some(o), true) = (offered_deflate, e.name.eq_ignore_ascii_case(PERMESSAGE_DEFLATE)) {
+            if deflate.is_some() {
+                return Err(Error::new(
+                    ErrorKind::HeaderError,
+                    "the server accepted permessage-deflate twice",
+                ));
+            }
+            deflate = Some(client_accept(o, e)?);
+            continue;
+        }
         if !offered_extensions
             .iter()
             .any(|o| o.eq_ignore_ascii_case(&e.name))
@@ -218,7 +246,18 @@ pub(crate) fn check_selection(
             ));
         }
     }
-    Ok((protocol, extensions))
+    Ok(Selection {
+        protocol,
+        extensions,
+        deflate,
+    })
+}
+
+/// What a server selected, checked.
+pub(crate) struct Selection {
+    pub protocol: Option<String>,
+    pub extensions: Vec<Extension>,
+    pub deflate: Option<DeflateParams>,
 }
 
 pub(crate) fn convert_headers(raw: &[httparse::Header<'_>]) -> Headers {

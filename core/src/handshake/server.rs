@@ -98,7 +98,8 @@ pub fn parse_request(
         ));
     }
     let headers = convert_headers(req.headers);
-    let host = match header(&headers, "host") {
+    let once = |name| super::single(&headers, name).map_err(|error| RequestError { error, status: 400 });
+    let host = match once("host")? {
         Some(h) if !h.trim().is_empty() => String::from(h.trim()),
         _ => {
             return Err(reject(
@@ -127,7 +128,7 @@ pub fn parse_request(
         ));
     }
     check_version(&headers)?;
-    let key = match header(&headers, "sec-websocket-key") {
+    let key = match once("sec-websocket-key")? {
         Some(k) => String::from(k.trim()),
         None => {
             return Err(reject(
@@ -153,7 +154,8 @@ pub fn parse_request(
 
 /// Checks `Sec-WebSocket-Version` (shared by HTTP/1.1 and HTTP/2).
 pub(crate) fn check_version(headers: &[(String, String)]) -> Result<(), RequestError> {
-    match header(headers, "sec-websocket-version") {
+    let version = super::single(headers, "sec-websocket-version").map_err(|error| RequestError { error, status: 400 })?;
+    match version {
         Some(v) if v.trim() == WEBSOCKET_VERSION => Ok(()),
         Some(v) => Err(reject(
             426,
@@ -214,6 +216,16 @@ impl ServerRequest {
         header(&self.headers, name)
     }
 
+    /// Chooses among the client's permessage-deflate offers under the server's
+    /// options: the parameters in force and the extension to answer with, or
+    /// `None` to run uncompressed (no options, or no acceptable offer).
+    pub fn negotiate_deflate(
+        &self,
+        options: Option<&crate::options::DeflateOptions>,
+    ) -> Option<(crate::deflate::DeflateParams, Extension)> {
+        crate::deflate::server_accept(options?, &self.extensions)
+    }
+
     /// The `101 Switching Protocols` response accepting this request.
     /// `protocol` must be one the client offered; `extensions` is the accepted
     /// extension set (from the deflate negotiation).
@@ -259,10 +271,12 @@ impl ServerRequest {
 
 /// An HTTP error response for a request that cannot be upgraded. A 426 carries
 /// `Sec-WebSocket-Version: 13` as RFC 6455 section 4.4 asks; the body is the
-/// error message so a person with curl sees why.
-pub fn reject_response(err: &RequestError) -> Vec<u8> {
+/// error message so a person with curl sees why. `extra_headers` (e.g.
+/// `WWW-Authenticate` for a 401) are added; invalid ones are left out.
+pub fn reject_response(err: &RequestError, extra_headers: &[(String, String)]) -> Vec<u8> {
     let reason = match err.status {
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -282,6 +296,14 @@ pub fn reject_response(err: &RequestError) -> Vec<u8> {
     }
     if err.status == 405 {
         out.push_str("Allow: GET\r\n");
+    }
+    for (k, v) in extra_headers {
+        if validate_extra_headers(core::slice::from_ref(&(k.clone(), v.clone()))).is_ok() {
+            out.push_str(k);
+            out.push_str(": ");
+            out.push_str(v);
+            out.push_str("\r\n");
+        }
     }
     out.push_str("\r\n");
     out.push_str(&body);

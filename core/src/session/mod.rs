@@ -29,6 +29,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
 use crate::close::{CloseCode, CloseFrame};
+use crate::deflate::{Compressor, Decompressor, DeflateParams};
 use crate::error::Error;
 use crate::options::Options;
 
@@ -102,6 +103,8 @@ pub struct SessionConfig {
     pub max_frame_size: u64,
     /// The negotiated subprotocol, reported by [`Session::sub_protocol`].
     pub sub_protocol: Option<String>,
+    /// The negotiated permessage-deflate parameters, if any.
+    pub deflate: Option<DeflateParams>,
 }
 
 impl SessionConfig {
@@ -116,6 +119,7 @@ impl SessionConfig {
             max_message_size: o.max_message_size,
             max_frame_size: o.max_frame_size,
             sub_protocol: o.sub_protocol.clone(),
+            deflate: None,
         }
     }
 }
@@ -137,9 +141,26 @@ impl Session {
     /// A session in the `Open` state. `seed` must be 32 random bytes from the
     /// platform's secure source: the client's masking keys are drawn from it.
     pub fn new(config: SessionConfig, seed: [u8; 32]) -> Self {
+        // Our side compresses with our window; the peer's side decides when we reset inflating.
+        let (ours, theirs) = match (config.deflate, config.role) {
+            (None, _) => (None, false),
+            (Some(p), Role::Client) => (
+                Some((p.client_max_window_bits, p.client_no_context_takeover)),
+                p.server_no_context_takeover,
+            ),
+            (Some(p), Role::Server) => (
+                Some((p.server_max_window_bits, p.server_no_context_takeover)),
+                p.client_no_context_takeover,
+            ),
+        };
+        let out_deflate = ours.map(|(bits, reset)| send::OutDeflate {
+            compressor: Compressor::new(bits, DEFLATE_LEVEL),
+            reset_after_message: reset,
+        });
+        let in_deflate = config.deflate.map(|_| (Decompressor::new(), theirs));
         Session {
-            recv: recv::Receiver::new(config.receive_buffer_size),
-            send: send::Sender::default(),
+            recv: recv::Receiver::new(config.receive_buffer_size, in_deflate),
+            send: send::Sender::new(out_deflate),
             rng: ChaCha8Rng::from_seed(seed),
             config,
             state: State::Open,
@@ -234,6 +255,9 @@ impl Session {
         self.failure = Some(err);
     }
 }
+
+/// zlib's default level: the usual balance of ratio and speed.
+const DEFLATE_LEVEL: u8 = 6;
 
 /// Cuts an error message to fit a close frame (123 bytes, at a char boundary).
 fn truncate_reason(msg: &str) -> &str {

@@ -8,8 +8,9 @@ use alloc::vec::Vec;
 
 use super::{MessageType, Role, Session, State};
 use crate::close::{parse_close_payload, CloseCode, CloseFrame, ClosePayloadError};
+use crate::deflate::{Decompressor, TAIL};
 use crate::error::{Error, ErrorKind};
-use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, RSV1};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
@@ -48,7 +49,18 @@ enum Frame {
 struct Incoming {
     ty: MessageType,
     len: u64,
+    /// Validates text as it arrives; `None` for binary and for compressed
+    /// text, which is validated as it is inflated.
     utf8: Option<Utf8Validator>,
+    compressed: bool,
+}
+
+/// The compressed message the application is reading.
+struct Inflating {
+    utf8: Option<Utf8Validator>,
+    produced: u64,
+    /// How much of the RFC 7692 tail has been fed to the inflater.
+    tail: usize,
 }
 
 /// Something ready for the application, in wire order.
@@ -60,6 +72,8 @@ enum Item {
         end: usize,
         ty: MessageType,
         eom: bool,
+        /// Raw deflate bytes, inflated as the application receives.
+        compressed: bool,
     },
     /// The peer's Close frame (its content is in `Session::close_received`).
     Close,
@@ -78,11 +92,23 @@ pub(super) struct Receiver {
     /// No more input is processed (close received or connection failed).
     stopped: bool,
     eof: bool,
+    /// permessage-deflate for what the peer sends, if negotiated.
+    inflater: Option<Decompressor>,
+    /// The peer does not take over context: reset after every message.
+    inflate_reset: bool,
+    inflating: Option<Inflating>,
 }
 
 impl Receiver {
-    pub(super) fn new(cap: usize) -> Self {
+    pub(super) fn new(cap: usize, deflate: Option<(Decompressor, bool)>) -> Self {
+        let (inflater, inflate_reset) = match deflate {
+            Some((d, reset)) => (Some(d), reset),
+            None => (None, false),
+        };
         Receiver {
+            inflater,
+            inflate_reset,
+            inflating: None,
             buf: Vec::new(),
             cap,
             filled: 0,
@@ -148,7 +174,7 @@ impl Receiver {
         }
     }
 
-    fn push_data(&mut self, start: usize, end: usize, ty: MessageType, eom: bool) {
+    fn push_data(&mut self, start: usize, end: usize, ty: MessageType, eom: bool, compressed: bool) {
         if let Some(Item::Data {
             end: last_end,
             eom: last_eom,
@@ -170,6 +196,7 @@ impl Receiver {
                 end,
                 ty,
                 eom,
+                compressed,
             });
         }
     }
@@ -324,6 +351,7 @@ impl Session {
                     ));
                 };
                 let ty = msg.ty;
+                let compressed = msg.compressed;
                 if let Some(v) = msg.utf8.as_mut() {
                     let ok = v.feed(&r.buf[start..end]).is_ok()
                         && (!(done && fin) || v.finish().is_ok());
@@ -338,7 +366,7 @@ impl Session {
                 if eom {
                     r.message = None;
                 }
-                r.push_data(start, end, ty, eom);
+                r.push_data(start, end, ty, eom, compressed);
                 Step::Continue
             }
         }
@@ -347,7 +375,17 @@ impl Session {
     /// Rules that depend on the connection, not just the header bytes.
     fn check_header(&mut self, h: &FrameHeader) -> Result<(), Error> {
         let pe = |m: String| Error::protocol(CloseCode::PROTOCOL_ERROR, m);
-        if h.rsv != 0 {
+        // RSV1 marks the first frame of a compressed message, once deflate is negotiated.
+        let starts_message = matches!(h.opcode, OpCode::Text | OpCode::Binary);
+        let rsv1_allowed = self.recv.inflater.is_some() && starts_message;
+        let compressed = h.rsv & RSV1 != 0 && rsv1_allowed;
+        if h.rsv & RSV1 != 0 && self.recv.inflater.is_some() && !starts_message {
+            return Err(pe(format!(
+                "RSV1 (compressed) is set on a {:?} frame; only the first frame of a message may carry it",
+                h.opcode
+            )));
+        }
+        if h.rsv != 0 && !compressed {
             return Err(pe(format!(
                 "frame has reserved bits RSV{} set but no extension that uses them was negotiated",
                 match h.rsv {
@@ -385,7 +423,8 @@ impl Session {
                         MessageType::Binary
                     },
                     len: 0,
-                    utf8: text.then(Utf8Validator::new),
+                    utf8: (text && !compressed).then(Utf8Validator::new),
+                    compressed,
                 });
             }
             OpCode::Continuation => {}
@@ -460,6 +499,125 @@ impl Session {
         };
     }
 
+    /// Inflates the compressed message at the front of the queue into `out`.
+    fn receive_inflated(&mut self, out: &mut [u8], ty: MessageType) -> Result<Option<ReceiveResult>, Error> {
+        let Receiver {
+            items,
+            buf,
+            inflater,
+            inflating,
+            ..
+        } = &mut self.recv;
+        let Some(inflater) = inflater.as_mut() else {
+            return Err(Error::new(ErrorKind::Faulted, "internal: compressed data without an inflater"));
+        };
+        let reading = inflating.get_or_insert_with(|| Inflating {
+            utf8: (ty == MessageType::Text).then(Utf8Validator::new),
+            produced: 0,
+            tail: 0,
+        });
+        let mut count = 0;
+        let mut eom = false;
+        let mut invalid = false;
+        while let Some(Item::Data {
+            start,
+            end,
+            eom: last,
+            compressed: true,
+            ..
+        }) = items.front_mut()
+        {
+            let from_buf = *start < *end;
+            let input: &[u8] = if from_buf {
+                &buf[*start..*end]
+            } else if *last {
+                &TAIL[reading.tail..]
+            } else {
+                &[]
+            };
+            let Ok((used, wrote)) = inflater.decompress(input, &mut out[count..]) else {
+                invalid = true;
+                break;
+            };
+            if from_buf {
+                *start += used;
+            } else if *last {
+                reading.tail += used;
+            }
+            count += wrote;
+            if *start == *end && !*last {
+                // This piece is used up; the message continues in the next one.
+                items.pop_front();
+                continue;
+            }
+            if *start == *end && reading.tail == TAIL.len() && used == 0 && wrote == 0 {
+                items.pop_front();
+                eom = true;
+                break;
+            }
+            if count == out.len() || (used == 0 && wrote == 0) {
+                break;
+            }
+        }
+        if invalid {
+            return Err(self.fail_now(Error::protocol(
+                CloseCode::INVALID_PAYLOAD,
+                "a compressed message is not a valid deflate stream",
+            )));
+        }
+        reading.produced += count as u64;
+        let mut utf8_ok = match reading.utf8.as_mut() {
+            Some(v) => v.feed(&out[..count]).is_ok(),
+            None => true,
+        };
+        if eom {
+            utf8_ok &= reading.utf8.as_mut().is_none_or(|v| v.finish().is_ok());
+        }
+        let produced = reading.produced;
+        if eom {
+            *inflating = None;
+            if self.recv.inflate_reset {
+                if let Some(i) = self.recv.inflater.as_mut() {
+                    i.reset();
+                }
+            }
+        }
+        if !utf8_ok {
+            return Err(self.fail_now(Error::protocol(
+                CloseCode::INVALID_PAYLOAD,
+                "a text message is not valid UTF-8",
+            )));
+        }
+        if produced > self.config.max_message_size {
+            return Err(self.fail_now(Error::protocol(
+                CloseCode::MESSAGE_TOO_BIG,
+                format!(
+                    "a compressed message inflates past maxMessageSize ({} bytes)",
+                    self.config.max_message_size
+                ),
+            )));
+        }
+        if count == 0 && !eom && !out.is_empty() {
+            // Waiting for more of the message to arrive.
+            return Ok(None);
+        }
+        Ok(Some(ReceiveResult {
+            count,
+            message_type: ty,
+            end_of_message: eom,
+            close_status: None,
+            close_status_description: None,
+        }))
+    }
+
+    /// Fails the connection from the application's side of the buffer, and
+    /// drops what was queued behind the failure (it can no longer be trusted).
+    fn fail_now(&mut self, err: Error) -> Error {
+        self.recv.items.clear();
+        self.fail(err.clone());
+        err
+    }
+
     /// Takes received message data into `out` (.NET's `ReceiveAsync`).
     ///
     /// - `Ok(Some(r))`: `r.count` bytes of the current message were written; more
@@ -481,6 +639,12 @@ impl Session {
                     close_status: self.close_status(),
                     close_status_description: self.close_status_description().map(String::from),
                 }));
+            }
+            Some(Item::Data {
+                ty, compressed: true, ..
+            }) => {
+                let ty = *ty;
+                return self.receive_inflated(out, ty);
             }
             Some(Item::Data { ty, .. }) => {
                 let ty = *ty;

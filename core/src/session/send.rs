@@ -7,8 +7,9 @@ use rand_core::RngCore;
 
 use super::{MessageType, Role, SendFlags, Session, State};
 use crate::close::{CloseCode, MAX_REASON_LEN};
+use crate::deflate::Compressor;
 use crate::error::{Error, ErrorKind};
-use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD};
+use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, RSV1};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
@@ -20,15 +21,35 @@ pub(super) struct Sender {
     /// The type of a message whose last piece has not been sent yet.
     continuing: Option<MessageType>,
     utf8: Utf8Validator,
+    /// permessage-deflate for what we send, if negotiated.
+    deflate: Option<OutDeflate>,
+    /// The message in progress is compressed.
+    compressing: bool,
+    /// Reused buffer for compressed payloads.
+    scratch: Vec<u8>,
+}
+
+pub(super) struct OutDeflate {
+    pub(super) compressor: Compressor,
+    /// No context takeover for our side: reset after every message.
+    pub(super) reset_after_message: bool,
 }
 
 impl Sender {
+    pub(super) fn new(deflate: Option<OutDeflate>) -> Self {
+        Sender {
+            deflate,
+            ..Sender::default()
+        }
+    }
+
     fn write_frame(
         &mut self,
         rng: &mut ChaCha8Rng,
         role: Role,
         opcode: OpCode,
         fin: bool,
+        rsv: u8,
         payload: &[u8],
     ) {
         let mask = match role {
@@ -37,7 +58,7 @@ impl Sender {
         };
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,
@@ -59,7 +80,7 @@ impl Sender {
         opcode: OpCode,
         payload: &[u8],
     ) {
-        self.write_frame(rng, role, opcode, true, payload);
+        self.write_frame(rng, role, opcode, true, 0, payload);
     }
 
     pub(super) fn write_close(
@@ -78,7 +99,7 @@ impl Sender {
             }
             None => 0,
         };
-        self.write_frame(rng, role, OpCode::Close, true, &payload[..len]);
+        self.write_frame(rng, role, OpCode::Close, true, 0, &payload[..len]);
     }
 
     pub(super) fn discard(&mut self) {
@@ -129,14 +150,27 @@ impl Session {
             }
             self.send.utf8 = v;
         }
+        let first = self.send.continuing.is_none();
         self.send.continuing = (!flags.end_of_message).then_some(message_type);
-        self.send.write_frame(
-            &mut self.rng,
-            self.config.role,
-            opcode,
-            flags.end_of_message,
-            data,
-        );
+        let s = &mut self.send;
+        if first {
+            // The first piece decides for the whole message (RSV1 is on its first frame only).
+            s.compressing = s.deflate.is_some() && !flags.disable_compression;
+        }
+        match s.deflate.as_mut().filter(|_| s.compressing) {
+            Some(d) => {
+                let mut payload = core::mem::take(&mut s.scratch);
+                payload.clear();
+                d.compressor.compress(data, flags.end_of_message, &mut payload);
+                if flags.end_of_message && d.reset_after_message {
+                    d.compressor.reset();
+                }
+                let rsv = if first { RSV1 } else { 0 };
+                s.write_frame(&mut self.rng, self.config.role, opcode, flags.end_of_message, rsv, &payload);
+                s.scratch = payload;
+            }
+            None => s.write_frame(&mut self.rng, self.config.role, opcode, flags.end_of_message, 0, data),
+        }
         Ok(())
     }
 
