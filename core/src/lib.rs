@@ -10,6 +10,7 @@
 //! | [`frame`] | RFC 6455 frame header encoding and decoding |
 //! | [`mask`] | fast payload masking |
 //! | [`handshake`] | HTTP/1.1 Upgrade (both roles) and HTTP/2 extended CONNECT headers |
+//! | [`keepalive`] | the keep-alive strategies (off, unsolicited PONG, PING/PONG) |
 //! | [`session`] | the connection state machine: messages, control frames, close handshake |
 //! | [`options`] | the one options type of every backend (serde, camelCase) |
 //! | [`deflate`] | permessage-deflate: negotiation, compressor, decompressor |
@@ -41,6 +42,7 @@ pub mod deflate;
 pub mod error;
 pub mod frame;
 pub mod handshake;
+pub mod keepalive;
 pub mod mask;
 pub mod options;
 pub mod session;

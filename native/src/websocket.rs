@@ -189,6 +189,7 @@ impl WebSocket {
             needs_flush: false,
             eof: false,
             early: leftover[taken..].to_vec(),
+            epoch: Instant::now(),
             timer: None,
         });
         WebSocket {
@@ -383,7 +384,14 @@ struct Driver {
     eof: bool,
     /// Bytes read with the handshake that did not fit the receive buffer yet.
     early: Vec<u8>,
+    /// Time zero of the session's clock.
+    epoch: Instant,
     timer: Option<(Instant, Pin<Box<Sleep>>)>,
+}
+
+/// The session's clock: milliseconds since `epoch`.
+fn millis(epoch: Instant, at: Instant) -> u64 {
+    at.saturating_duration_since(epoch).as_millis() as u64
 }
 
 /// Arms `timer` for `deadline` and reports whether it already passed.
@@ -469,6 +477,8 @@ impl Future for Driver {
             // Read while there is room, so control frames are never left unread.
             // After a Close or a failure, keep reading (and dropping) only to see EOF.
             let mut read_any = false;
+            let now_ms = millis(this.epoch, Instant::now());
+            inner.session.set_now(now_ms);
             if !this.early.is_empty() {
                 let n = inner.session.feed(&this.early);
                 this.early.drain(..n);
@@ -524,14 +534,26 @@ impl Future for Driver {
                     return this.finish(&mut inner);
                 }
             }
+            // Timers: keep-alive, the close timeout, the client's linger.
+            let now = Instant::now();
+            let now_ms = millis(this.epoch, now);
+            if inner.session.poll_timeout().is_some_and(|d| d <= now_ms) {
+                inner.session.handle_timeout(now_ms);
+                if !inner.session.pending_output().is_empty() || inner.session.state() == State::Aborted {
+                    inner.wake_app();
+                    continue;
+                }
+            }
+            let mut deadline = inner.session.poll_timeout().map(|ms| this.epoch + Duration::from_millis(ms));
             if state == State::CloseSent || state == State::Closed {
-                let sent_at = *inner.close_sent_at.get_or_insert_with(Instant::now);
-                let (deadline, closed) = if state == State::Closed {
-                    (sent_at + CLIENT_LINGER, true)
+                let sent_at = *inner.close_sent_at.get_or_insert(now);
+                let closed = state == State::Closed;
+                let close_deadline = if closed {
+                    sent_at + CLIENT_LINGER
                 } else {
-                    (sent_at + this.shared.config.close_timeout, false)
+                    sent_at + this.shared.config.close_timeout
                 };
-                if deadline_passed(&mut this.timer, cx, deadline) {
+                if close_deadline <= now {
                     if closed {
                         let _ = Pin::new(&mut *io).poll_shutdown(cx);
                         return this.finish(&mut inner);
@@ -541,6 +563,12 @@ impl Future for Driver {
                         sockweave_core::ErrorKind::Faulted,
                         format!("the peer did not answer our Close within {secs} s; the connection was aborted"),
                     ));
+                    continue;
+                }
+                deadline = Some(deadline.map_or(close_deadline, |d| d.min(close_deadline)));
+            }
+            if let Some(d) = deadline {
+                if deadline_passed(&mut this.timer, cx, d) {
                     continue;
                 }
             }

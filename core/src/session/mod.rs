@@ -30,8 +30,11 @@ use rand_core::SeedableRng;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::deflate::{Compressor, Decompressor, DeflateParams};
+use crate::error::ErrorKind;
+use crate::frame::OpCode;
 use crate::error::Error;
-use crate::options::Options;
+use crate::keepalive::{Action, KeepAlive, Strategy, PONG_TIMEOUT_MESSAGE};
+use crate::options::{Millis, Options};
 
 pub use recv::ReceiveResult;
 
@@ -105,6 +108,8 @@ pub struct SessionConfig {
     pub sub_protocol: Option<String>,
     /// The negotiated permessage-deflate parameters, if any.
     pub deflate: Option<DeflateParams>,
+    /// The keep-alive strategy.
+    pub keep_alive: Strategy,
 }
 
 impl SessionConfig {
@@ -120,6 +125,12 @@ impl SessionConfig {
             max_frame_size: o.max_frame_size,
             sub_protocol: o.sub_protocol.clone(),
             deflate: None,
+            // Unset interval: off, as for .NET's stream-created sockets; a client
+            // backend fills in its 30 s default before building the config.
+            keep_alive: Strategy::select(
+                o.keep_alive_interval.unwrap_or(Millis::ZERO),
+                o.keep_alive_timeout.unwrap_or(Millis::Infinite),
+            ),
         }
     }
 }
@@ -135,6 +146,9 @@ pub struct Session {
     close_received: Option<CloseFrame>,
     close_sent: bool,
     failure: Option<Error>,
+    keepalive: KeepAlive,
+    /// The backend's clock: milliseconds since the session was created.
+    now: u64,
 }
 
 impl Session {
@@ -158,6 +172,7 @@ impl Session {
             reset_after_message: reset,
         });
         let in_deflate = config.deflate.map(|_| (Decompressor::new(), theirs));
+        let keepalive = KeepAlive::new(config.keep_alive, 0);
         Session {
             recv: recv::Receiver::new(config.receive_buffer_size, in_deflate),
             send: send::Sender::new(out_deflate),
@@ -167,6 +182,45 @@ impl Session {
             close_received: None,
             close_sent: false,
             failure: None,
+            keepalive,
+            now: 0,
+        }
+    }
+
+    /// Tells the session the time (milliseconds since it was created, never
+    /// going back). Call it before feeding input so "last heard from the peer"
+    /// is right; [`handle_timeout`](Self::handle_timeout) does it too.
+    pub fn set_now(&mut self, now: u64) {
+        self.now = self.now.max(now);
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called
+    /// (same clock as [`set_now`](Self::set_now)); `None` if no timer is needed.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        match self.state {
+            State::Open | State::CloseReceived => self.keepalive.deadline(),
+            _ => None,
+        }
+    }
+
+    /// Runs keep-alive at `now`: may queue a PING or PONG, or abort the
+    /// connection when a PONG did not come in time.
+    pub fn handle_timeout(&mut self, now: u64) {
+        self.set_now(now);
+        if !matches!(self.state, State::Open | State::CloseReceived) {
+            return;
+        }
+        if self.recv.is_stalled() {
+            self.keepalive.on_stalled(self.now);
+        }
+        match self.keepalive.poll(self.now) {
+            Action::None => {}
+            Action::SendPong => self.send.write_control(&mut self.rng, self.config.role, OpCode::Pong, &[]),
+            Action::SendPing(token) => {
+                self.send
+                    .write_control(&mut self.rng, self.config.role, OpCode::Ping, &token.to_be_bytes())
+            }
+            Action::Abort => self.abort_with(Error::new(ErrorKind::Faulted, PONG_TIMEOUT_MESSAGE)),
         }
     }
 

@@ -97,6 +97,8 @@ pub(super) struct Receiver {
     /// The peer does not take over context: reset after every message.
     inflate_reset: bool,
     inflating: Option<Inflating>,
+    /// The last `read_buf` found no room.
+    stalled: bool,
 }
 
 impl Receiver {
@@ -109,6 +111,7 @@ impl Receiver {
             inflater,
             inflate_reset,
             inflating: None,
+            stalled: false,
             buf: Vec::new(),
             cap,
             filled: 0,
@@ -129,6 +132,11 @@ impl Receiver {
 
     pub(super) fn is_open(&self) -> bool {
         !self.stopped && !self.eof
+    }
+
+    /// The buffer is full of data the application has not taken: input waits.
+    pub(super) fn is_stalled(&self) -> bool {
+        self.is_open() && self.stalled
     }
 
     /// Start of the oldest byte still needed: unread data or unparsed input.
@@ -220,6 +228,11 @@ impl Session {
         }
         self.recv.make_room();
         let filled = self.recv.filled;
+        self.recv.stalled = filled == self.recv.buf.len();
+        if self.recv.stalled {
+            // Our stall, not the peer's silence.
+            self.keepalive.on_stalled(self.now);
+        }
         &mut self.recv.buf[filled..]
     }
 
@@ -291,6 +304,7 @@ impl Session {
                     }
                 };
                 r.parse_pos += n;
+                self.keepalive.on_heard(self.now);
                 if let Err(e) = self.check_header(&h) {
                     return Step::Fail(e);
                 }
@@ -465,7 +479,11 @@ impl Session {
                     &payload[..len],
                 );
             }
-            OpCode::Ping | OpCode::Pong => {}
+            OpCode::Pong => {
+                let payload = self.recv.ctrl;
+                self.keepalive.on_pong(&payload[..len], self.now);
+            }
+            OpCode::Ping => {}
             OpCode::Close => match parse_close_payload(&self.recv.ctrl[..len]) {
                 Ok(frame) => self.on_close(frame),
                 Err(e) => self.fail(match e {
