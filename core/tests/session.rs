@@ -303,3 +303,33 @@ fn data_after_close_is_ignored() {
     );
     assert!(server.receive(&mut buf).is_err());
 }
+
+#[test]
+fn keep_alive_ping_pong_through_two_sessions() {
+    let opts = Options {
+        keep_alive_interval: Some(sockweave_core::options::Millis::Finite(100)),
+        keep_alive_timeout: Some(sockweave_core::options::Millis::Finite(50)),
+        ..Default::default()
+    };
+    let mut client = session(Role::Client, &opts);
+    let mut server = session(Role::Server, &Options::default());
+    assert_eq!(client.poll_timeout(), Some(100));
+    client.handle_timeout(100);
+    // A PING with token 1 went out; the server answers it by itself.
+    pump(&mut client, &mut server);
+    assert_eq!(client.poll_timeout(), Some(150));
+    client.set_now(120);
+    pump(&mut server, &mut client);
+    assert_eq!(client.poll_timeout(), Some(220), "the PONG cleared the PING");
+    client.handle_timeout(220);
+    pump(&mut client, &mut server);
+    // The server does not answer this time (its output is dropped).
+    let lost = server.pending_output().len();
+    server.consume_output(lost);
+    client.handle_timeout(269);
+    assert_eq!(client.state(), State::Open);
+    client.handle_timeout(270);
+    assert_eq!(client.state(), State::Aborted);
+    let e = client.receive(&mut [0u8; 4]).unwrap_err();
+    assert_eq!(e.message(), sockweave_core::keepalive::PONG_TIMEOUT_MESSAGE);
+}

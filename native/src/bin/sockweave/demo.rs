@@ -2,7 +2,11 @@
 
 use std::time::Instant;
 
-use sockweave::{ClientWebSocket, CloseCode, MessageType, Options, SendFlags, State};
+use std::time::Duration;
+
+use sockweave::{ClientWebSocket, CloseCode, DeflateOptions, Millis, MessageType, Options, SendFlags, State};
+use sockweave::core::handshake::parse_request;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::args::Res;
@@ -17,6 +21,7 @@ pub async fn run() -> Res<i32> {
     let addr = listener.local_addr()?;
     let server_opts = Options {
         sub_protocols: vec!["demo.v1".into()],
+        dangerous_deflate_options: Some(DeflateOptions::default()),
         ..Options::default()
     };
     tokio::spawn(async move {
@@ -93,7 +98,93 @@ pub async fn run() -> Res<i32> {
     if client.state() != State::Closed {
         return Err("the close handshake did not complete".into());
     }
+    deflate(&url).await?;
+    keep_alive(&url).await?;
     println!();
-    println!("Not in this build yet: HTTP/2 (RFC 8441), permessage-deflate, keep-alive timers.");
+    println!("Not in this build yet: HTTP/2 (RFC 8441) — see the README's status.");
     Ok(0)
+}
+
+async fn deflate(url: &str) -> Res<()> {
+    println!("\npermessage-deflate (RFC 7692)");
+    let mut client = ClientWebSocket::new();
+    client.options_mut().set_dangerous_deflate_options(Some(DeflateOptions {
+        client_max_window_bits: 10,
+        server_max_window_bits: 10,
+        ..DeflateOptions::default()
+    }));
+    client.connect(url).await?;
+    let ext = client
+        .http_response_headers()
+        .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions")))
+        .map(|(_, v)| v.clone())
+        .ok_or("the server did not accept permessage-deflate")?;
+    ok("negotiated", &ext);
+    let json = r#"{"user":"ada","room":"general","text":"hello, this compresses well","ts":1764000000}"#;
+    let mut buf = vec![0u8; 1024];
+    for i in 0..100 {
+        let flags = SendFlags { end_of_message: true, disable_compression: i % 10 == 9 };
+        client.send(json.as_bytes(), MessageType::Text, flags).await?;
+        let r = client.receive(&mut buf).await?;
+        if &buf[..r.count] != json.as_bytes() {
+            return Err("a compressed message came back different".into());
+        }
+    }
+    ok("100 JSON messages echoed", "window 10 both ways; every 10th sent with DisableCompression");
+    client.close(Some(CloseCode::NORMAL), "").await?;
+    Ok(())
+}
+
+async fn keep_alive(url: &str) -> Res<()> {
+    println!("\nkeep-alive");
+    let mut client = ClientWebSocket::new();
+    client.options_mut().set_keep_alive_interval(Duration::from_millis(100));
+    client.options_mut().set_keep_alive_timeout(Duration::from_millis(300));
+    client.connect(url).await?;
+    // No receive pending: PONGs are still read, so no false abort.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    ok("PING/PONG, no receive pending for 1 s", format!("state {:?} (interval 100 ms, timeout 300 ms)", client.state()));
+    if client.state() != State::Open {
+        return Err("keep-alive aborted a live connection".into());
+    }
+    client.close(Some(CloseCode::NORMAL), "").await?;
+
+    // A peer that completes the handshake, then goes silent.
+    let silent = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = silent.local_addr()?;
+    tokio::spawn(async move {
+        if let Ok((mut tcp, _)) = silent.accept().await {
+            // Answer the handshake by hand, then neither read nor write: like a
+            // crashed server whose TCP connection stays up.
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while let Ok(n) = tcp.read(&mut buf).await {
+                if n == 0 {
+                    return;
+                }
+                head.extend_from_slice(&buf[..n]);
+                if let Ok(Some((req, _))) = parse_request(&head, Default::default()) {
+                    if let Ok(resp) = req.accept_response(None, &[], &[]) {
+                        let _ = tcp.write_all(&resp).await;
+                    }
+                    break;
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    let mut client = ClientWebSocket::new();
+    client.options_mut().options.keep_alive_interval = Some(Millis::Finite(100));
+    client.options_mut().options.keep_alive_timeout = Some(Millis::Finite(300));
+    client.connect(&format!("ws://{addr}/")).await?;
+    let t = Instant::now();
+    let mut buf = [0u8; 16];
+    match client.receive(&mut buf).await {
+        Err(e) => ok(
+            "silent peer detected",
+            format!("after {} ms: {}", t.elapsed().as_millis(), e.message()),
+        ),
+        Ok(_) => return Err("a silent peer was not detected".into()),
+    }
+    Ok(())
 }
