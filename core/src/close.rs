@@ -74,8 +74,7 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<CloseFrame, ClosePayloadErr
             if !code.is_valid_on_wire() {
                 return Err(ClosePayloadError::InvalidCode(code.0));
             }
-            let reason =
-                core::str::from_utf8(reason).map_err(|_| ClosePayloadError::InvalidReason)?;
+            let reason = core::str::from_utf8(reason).map_err(|_| ClosePayloadError::InvalidReason)?;
             Ok(CloseFrame {
                 code: Some(code),
                 reason: String::from(reason),

@@ -78,9 +78,7 @@ impl fmt::Display for HeaderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HeaderError::ReservedOpcode(op) => write!(f, "frame uses reserved opcode 0x{op:X}"),
-            HeaderError::FragmentedControl => {
-                f.write_str("control frame is fragmented (FIN clear)")
-            }
+            HeaderError::FragmentedControl => f.write_str("control frame is fragmented (FIN clear)"),
             HeaderError::ControlTooLong(n) => {
                 write!(f, "control frame payload is {n} bytes, the limit is 125")
             }
@@ -216,28 +214,14 @@ mod tests {
 
     #[test]
     fn every_length_encoding_round_trips() {
-        for len in [
-            0u64,
-            1,
-            125,
-            126,
-            127,
-            0xFFFF,
-            0x1_0000,
-            1 << 40,
-            (1 << 63) - 1,
-        ] {
+        for len in [0u64, 1, 125, 126, 127, 0xFFFF, 0x1_0000, 1 << 40, (1 << 63) - 1] {
             for mask in [None, Some([1, 2, 3, 4])] {
                 let h = FrameHeader::new(OpCode::Binary, len, mask);
                 let (buf, n) = h.encode();
                 assert_eq!(n, h.encoded_len());
                 assert_eq!(FrameHeader::decode(&buf[..n]), Ok(Some((h, n))));
                 for cut in 0..n {
-                    assert_eq!(
-                        FrameHeader::decode(&buf[..cut]),
-                        Ok(None),
-                        "len {len} cut {cut}"
-                    );
+                    assert_eq!(FrameHeader::decode(&buf[..cut]), Ok(None), "len {len} cut {cut}");
                 }
             }
         }

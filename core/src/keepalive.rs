@@ -153,11 +153,20 @@ mod tests {
         let s = Strategy::select;
         assert_eq!(s(Millis::ZERO, Millis::from_secs(5)), Strategy::Off);
         assert_eq!(s(Millis::Infinite, Millis::from_secs(5)), Strategy::Off);
-        assert_eq!(s(Millis::from_secs(30), Millis::Infinite), Strategy::UnsolicitedPong { interval: 30_000 });
-        assert_eq!(s(Millis::from_secs(30), Millis::ZERO), Strategy::UnsolicitedPong { interval: 30_000 });
+        assert_eq!(
+            s(Millis::from_secs(30), Millis::Infinite),
+            Strategy::UnsolicitedPong { interval: 30_000 }
+        );
+        assert_eq!(
+            s(Millis::from_secs(30), Millis::ZERO),
+            Strategy::UnsolicitedPong { interval: 30_000 }
+        );
         assert_eq!(
             s(Millis::from_secs(10), Millis::from_secs(20)),
-            Strategy::PingPong { interval: 10_000, timeout: 20_000 }
+            Strategy::PingPong {
+                interval: 10_000,
+                timeout: 20_000
+            }
         );
     }
 
@@ -175,7 +184,13 @@ mod tests {
 
     #[test]
     fn ping_pong_boundaries() {
-        let mut k = KeepAlive::new(Strategy::PingPong { interval: 100, timeout: 50 }, 0);
+        let mut k = KeepAlive::new(
+            Strategy::PingPong {
+                interval: 100,
+                timeout: 50,
+            },
+            0,
+        );
         assert_eq!(k.poll(99), Action::None);
         // Data resets the interval.
         k.on_heard(60);
@@ -193,7 +208,13 @@ mod tests {
 
     #[test]
     fn matching_pong_clears_and_the_next_ping_waits_an_interval() {
-        let mut k = KeepAlive::new(Strategy::PingPong { interval: 100, timeout: 50 }, 0);
+        let mut k = KeepAlive::new(
+            Strategy::PingPong {
+                interval: 100,
+                timeout: 50,
+            },
+            0,
+        );
         assert_eq!(k.poll(100), Action::SendPing(1));
         k.on_pong(&1u64.to_be_bytes(), 149);
         assert_eq!(k.poll(150), Action::None);
@@ -203,7 +224,13 @@ mod tests {
 
     #[test]
     fn our_stall_suspends_the_timeout() {
-        let mut k = KeepAlive::new(Strategy::PingPong { interval: 100, timeout: 50 }, 0);
+        let mut k = KeepAlive::new(
+            Strategy::PingPong {
+                interval: 100,
+                timeout: 50,
+            },
+            0,
+        );
         assert_eq!(k.poll(100), Action::SendPing(1));
         k.on_stalled(140);
         assert_eq!(k.poll(150), Action::None);

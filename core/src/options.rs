@@ -202,9 +202,7 @@ impl<'de> Deserialize<'de> for HeaderList {
         impl<'de> Visitor<'de> for V {
             type Value = HeaderList;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(
-                    "an object of header names to values, or an array of [name, value] pairs",
-                )
+                f.write_str("an object of header names to values, or an array of [name, value] pairs")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<HeaderList, A::Error> {
                 let mut out = Vec::new();
@@ -370,10 +368,7 @@ impl Options {
                 ),
             ] {
                 if !(8..=15).contains(&bits) {
-                    return err(
-                        key,
-                        format!("{bits} is outside 8..=15 (RFC 7692 window bits)"),
-                    );
+                    return err(key, format!("{bits} is outside 8..=15 (RFC 7692 window bits)"));
                 }
             }
         }
@@ -404,13 +399,13 @@ impl Options {
         if self.max_handshake_headers < 8 {
             return err(
                 "maxHandshakeHeaders",
-                format!(
-                    "{} is too small; use at least 8",
-                    self.max_handshake_headers
-                ),
+                format!("{} is too small; use at least 8", self.max_handshake_headers),
             );
         }
-        for (key, t) in [("handshakeTimeout", self.handshake_timeout), ("closeTimeout", self.close_timeout)] {
+        for (key, t) in [
+            ("handshakeTimeout", self.handshake_timeout),
+            ("closeTimeout", self.close_timeout),
+        ] {
             if t == Millis::ZERO {
                 return err(key, String::from("must be positive (or \"infinite\")"));
             }
@@ -489,26 +484,21 @@ mod tests {
     #[test]
     fn values_are_checked_and_named() {
         let o: Options =
-            serde_json::from_str(r#"{"dangerousDeflateOptions": {"clientMaxWindowBits": 7}}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"dangerousDeflateOptions": {"clientMaxWindowBits": 7}}"#).unwrap();
         let e = o.validate().unwrap_err();
         assert_eq!(e.key, "dangerousDeflateOptions.clientMaxWindowBits");
-        let e = serde_json::from_str::<Options>(
-            r#"{"dangerousDeflateOptions": {"clientMaxWindowBit": 9}}"#,
-        )
-        .unwrap_err();
+        let e = serde_json::from_str::<Options>(r#"{"dangerousDeflateOptions": {"clientMaxWindowBit": 9}}"#)
+            .unwrap_err();
         assert!(e.to_string().contains("clientMaxWindowBit"), "{e}");
         let o: Options = serde_json::from_str(r#"{"requestHeaders": [["Upgrade", "x"]]}"#).unwrap();
         assert_eq!(o.validate().unwrap_err().key, "requestHeaders");
         let o: Options =
-            serde_json::from_str(r#"{"keepAliveTimeout": "infinite", "httpVersion": "2"}"#)
-                .unwrap();
+            serde_json::from_str(r#"{"keepAliveTimeout": "infinite", "httpVersion": "2"}"#).unwrap();
         assert_eq!(o.keep_alive_timeout, Some(Millis::Infinite));
         assert!(serde_json::from_str::<Options>(r#"{"keepAliveTimeout": -5}"#).is_err());
-        assert!(serde_json::from_str::<Options>(
-            r#"{"httpVersionPolicy": "requestVersionOrHigher"}"#
-        )
-        .is_ok());
+        assert!(
+            serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "requestVersionOrHigher"}"#).is_ok()
+        );
         assert!(serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "orHigher"}"#).is_err());
     }
 }

@@ -24,7 +24,12 @@ fn params(client_bits: u8, server_bits: u8, no_takeover: bool) -> DeflateParams 
 }
 
 /// Sends `msgs` from `a` to `b` and receives them with a buffer of `chunk` bytes.
-fn transfer(a: &mut Session, b: &mut Session, msgs: &[(MessageType, Vec<u8>, bool)], chunk: usize) -> Vec<u8> {
+fn transfer(
+    a: &mut Session,
+    b: &mut Session,
+    msgs: &[(MessageType, Vec<u8>, bool)],
+    chunk: usize,
+) -> Vec<u8> {
     for (ty, data, disable) in msgs {
         let flags = SendFlags {
             end_of_message: true,
@@ -96,16 +101,31 @@ fn every_window_both_directions_any_buffer() {
 fn compression_shrinks_and_rsv1_marks_only_compressed_messages() {
     let (mut client, mut server) = pair(params(15, 15, false), &Options::default());
     let text = "the same words again and again ".repeat(100).into_bytes();
-    let wire = transfer(&mut client, &mut server, &[(MessageType::Text, text.clone(), false)], 4096);
+    let wire = transfer(
+        &mut client,
+        &mut server,
+        &[(MessageType::Text, text.clone(), false)],
+        4096,
+    );
     assert!(wire.len() < text.len() / 10, "{} bytes on the wire", wire.len());
     let (h, _) = FrameHeader::decode(&wire).unwrap().unwrap();
     assert_eq!(h.rsv, RSV1);
-    let wire = transfer(&mut client, &mut server, &[(MessageType::Text, text.clone(), true)], 4096);
+    let wire = transfer(
+        &mut client,
+        &mut server,
+        &[(MessageType::Text, text.clone(), true)],
+        4096,
+    );
     let (h, _) = FrameHeader::decode(&wire).unwrap().unwrap();
     assert_eq!(h.rsv, 0);
     assert_eq!(h.payload_len as usize, text.len());
     // The context survived the uncompressed message: the next copy is tiny.
-    let wire = transfer(&mut client, &mut server, &[(MessageType::Text, text, false)], 4096);
+    let wire = transfer(
+        &mut client,
+        &mut server,
+        &[(MessageType::Text, text, false)],
+        4096,
+    );
     assert!(wire.len() < 40, "{} bytes with context takeover", wire.len());
 }
 
@@ -118,9 +138,18 @@ fn fragmented_compressed_send() {
     client.send(a, MessageType::Text, SendFlags::PARTIAL).unwrap();
     // The first piece decides: asking to disable compression later changes nothing.
     client
-        .send(b, MessageType::Text, SendFlags { end_of_message: false, disable_compression: true })
+        .send(
+            b,
+            MessageType::Text,
+            SendFlags {
+                end_of_message: false,
+                disable_compression: true,
+            },
+        )
         .unwrap();
-    client.send(c, MessageType::Text, SendFlags::END_OF_MESSAGE).unwrap();
+    client
+        .send(c, MessageType::Text, SendFlags::END_OF_MESSAGE)
+        .unwrap();
     let wire = client.pending_output().to_vec();
     server.feed(&wire);
     let mut buf = vec![0u8; 333];
@@ -137,10 +166,19 @@ fn fragmented_compressed_send() {
 
 #[test]
 fn decompression_bomb_closes_1009() {
-    let opts = Options { max_message_size: 100_000, ..Options::default() };
+    let opts = Options {
+        max_message_size: 100_000,
+        ..Options::default()
+    };
     let (mut client, mut server) = pair(params(15, 15, false), &opts);
     // 10 MB of zeros compress to about 10 KB: under every wire limit.
-    client.send(&vec![0u8; 10_000_000], MessageType::Binary, SendFlags::END_OF_MESSAGE).unwrap();
+    client
+        .send(
+            &vec![0u8; 10_000_000],
+            MessageType::Binary,
+            SendFlags::END_OF_MESSAGE,
+        )
+        .unwrap();
     let wire = client.pending_output().to_vec();
     assert!(wire.len() < 100_000);
     server.feed(&wire);
@@ -160,7 +198,6 @@ fn decompression_bomb_closes_1009() {
 
 #[test]
 fn invalid_compressed_data_closes_1007() {
-    let (mut client, _) = pair(params(15, 15, false), &Options::default());
     let mut server = {
         let mut s = SessionConfig::from_options(Role::Server, &Options::default());
         s.deflate = Some(params(15, 15, false));
@@ -168,21 +205,38 @@ fn invalid_compressed_data_closes_1007() {
     };
     // A masked, RSV1 frame whose payload is not deflate (block type 3 is invalid).
     let payload = [0xFFu8, 0xFF, 0xFF];
-    let h = FrameHeader { fin: true, rsv: RSV1, opcode: sockweave_core::frame::OpCode::Binary, mask: Some([0; 4]), payload_len: 3 };
+    let h = FrameHeader {
+        fin: true,
+        rsv: RSV1,
+        opcode: sockweave_core::frame::OpCode::Binary,
+        mask: Some([0; 4]),
+        payload_len: 3,
+    };
     let (hb, n) = h.encode();
     let mut wire = hb[..n].to_vec();
     wire.extend_from_slice(&payload);
     server.feed(&wire);
     let e = server.receive(&mut [0u8; 64]).unwrap_err();
     assert_eq!(e.close_code(), Some(CloseCode::INVALID_PAYLOAD));
-    let _ = client.state();
 }
 
 #[test]
 fn rsv1_without_deflate_or_on_continuation_is_1002() {
     let (_, mut server) = pair(params(15, 15, false), &Options::default());
-    let h = FrameHeader { fin: false, rsv: 0, opcode: sockweave_core::frame::OpCode::Binary, mask: Some([0; 4]), payload_len: 0 };
-    let c = FrameHeader { fin: true, rsv: RSV1, opcode: sockweave_core::frame::OpCode::Continuation, mask: Some([0; 4]), payload_len: 0 };
+    let h = FrameHeader {
+        fin: false,
+        rsv: 0,
+        opcode: sockweave_core::frame::OpCode::Binary,
+        mask: Some([0; 4]),
+        payload_len: 0,
+    };
+    let c = FrameHeader {
+        fin: true,
+        rsv: RSV1,
+        opcode: sockweave_core::frame::OpCode::Continuation,
+        mask: Some([0; 4]),
+        payload_len: 0,
+    };
     let mut wire = h.encode().0[..6].to_vec();
     wire.extend_from_slice(&c.encode().0[..6]);
     server.feed(&wire);

@@ -140,11 +140,7 @@ fn small_buffer_receive_equals_whole_receive() {
     let wire = client.pending_output().to_vec();
     for chunk in [1024, 1, 7, 1 << 20] {
         let mut server = session(Role::Server, &Options::default());
-        assert_eq!(
-            receive_all(&mut server, &wire, chunk),
-            messages,
-            "chunk {chunk}"
-        );
+        assert_eq!(receive_all(&mut server, &wire, chunk), messages, "chunk {chunk}");
     }
 }
 
@@ -256,8 +252,7 @@ fn eof_without_close_is_premature() {
 #[test]
 fn send_rules() {
     let mut c = session(Role::Client, &Options::default());
-    c.send(b"ab", MessageType::Text, SendFlags::PARTIAL)
-        .unwrap();
+    c.send(b"ab", MessageType::Text, SendFlags::PARTIAL).unwrap();
     assert_eq!(
         c.send(b"x", MessageType::Binary, SendFlags::END_OF_MESSAGE)
             .unwrap_err()

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use serde_json::Value;
 use sockweave_core::frame::{FrameHeader, HeaderError, OpCode};
 use sockweave_core::handshake::{
-    format_extensions, h2_accept_headers, parse_extensions, parse_h2_request, parse_request,
-    ClientHandshake, ClientRequest, Extension, H2ConnectRequest, HandshakeLimits,
+    format_extensions, h2_accept_headers, parse_extensions, parse_h2_request, parse_request, ClientHandshake,
+    ClientRequest, Extension, H2ConnectRequest, HandshakeLimits,
 };
 use sockweave_core::mask::{apply_mask, apply_mask_bytewise};
 use sockweave_core::session::{MessageType, Role, Session, SessionConfig, State};
@@ -26,10 +26,9 @@ fn load(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/vectors")
         .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not valid JSON: {e}", path.display()))
 }
 
 fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
@@ -106,8 +105,8 @@ fn options(v: &Value) -> Options {
     match &v["options"] {
         Value::Null => Options::default(),
         o => {
-            let opts: Options = serde_json::from_value(o.clone())
-                .unwrap_or_else(|e| panic!("bad options {o}: {e}"));
+            let opts: Options =
+                serde_json::from_value(o.clone()).unwrap_or_else(|e| panic!("bad options {o}: {e}"));
             opts.validate()
                 .unwrap_or_else(|e| panic!("invalid options {o}: {e}"));
             opts
@@ -168,9 +167,7 @@ fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
 }
 
 fn eq<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Result<(), String> {
-    ensure(got == want, || {
-        format!("{what}: got {got:?}, expected {want:?}")
-    })
+    ensure(got == want, || format!("{what}: got {got:?}, expected {want:?}"))
 }
 
 // --------------------------------------------------------------- frames.json
@@ -355,10 +352,7 @@ fn expected_outcome(e: &Value) -> Outcome {
         },
         error: match &e["error"] {
             Value::Null => None,
-            x => Some((
-                string(x, "kind"),
-                opt_number(x, "closeCode").map(|c| c as u16),
-            )),
+            x => Some((string(x, "kind"), opt_number(x, "closeCode").map(|c| c as u16))),
         },
         sent_close_code: opt_number(e, "sentCloseCode").map(|c| c as u16),
         pongs: match &e["pongsHex"] {
@@ -419,9 +413,7 @@ impl App {
                     ensure(r.close_status.is_none(), || {
                         "a data result with a close status".into()
                     })?;
-                    let (ty, data) = self
-                        .current
-                        .get_or_insert_with(|| (r.message_type, Vec::new()));
+                    let (ty, data) = self.current.get_or_insert_with(|| (r.message_type, Vec::new()));
                     ensure(*ty == r.message_type, || {
                         format!("message type changed from {ty:?} to {:?}", r.message_type)
                     })?;
@@ -433,9 +425,7 @@ impl App {
                             MessageType::Binary => "binary",
                             MessageType::Close => unreachable!(),
                         };
-                        self.outcome
-                            .messages
-                            .push((ty.to_owned(), hex::encode(data)));
+                        self.outcome.messages.push((ty.to_owned(), hex::encode(data)));
                     }
                 }
                 Err(e) => {
@@ -482,9 +472,7 @@ fn parse_output(s: &Session) -> Result<(Vec<String>, Option<u16>), String> {
             other => return Err(format!("the session wrote an undecodable frame: {other:?}")),
         };
         let len = h.payload_len as usize;
-        let payload = out
-            .get(n..n + len)
-            .ok_or("the session wrote a truncated frame")?;
+        let payload = out.get(n..n + len).ok_or("the session wrote a truncated frame")?;
         let mut payload = payload.to_vec();
         match (s.role(), h.mask) {
             (Role::Client, Some(k)) => {
@@ -493,9 +481,7 @@ fn parse_output(s: &Session) -> Result<(Vec<String>, Option<u16>), String> {
             (Role::Server, None) => {}
             (role, m) => return Err(format!("a {role:?} wrote a frame with mask {m:?}")),
         }
-        ensure(h.fin && h.rsv == 0, || {
-            format!("unexpected output frame {h:?}")
-        })?;
+        ensure(h.fin && h.rsv == 0, || format!("unexpected output frame {h:?}"))?;
         ensure(close.is_none(), || {
             "the session wrote a frame after its Close".into()
         })?;
@@ -554,11 +540,7 @@ fn run_session(v: &Value, mode: Feeding) -> Result<Outcome, String> {
     // The end state must agree with what receive reported.
     if let Some((kind, _)) = &app.outcome.error {
         eq("state after an error", s.state(), State::Aborted)?;
-        eq(
-            "failure()",
-            s.failure().map(|e| e.code()),
-            Some(kind.as_str()),
-        )?;
+        eq("failure()", s.failure().map(|e| e.code()), Some(kind.as_str()))?;
         let again = s.receive(&mut [0u8; RECEIVE_CHUNK]).err().map(|e| e.code());
         eq("receive after the error", again, Some(kind.as_str()))?;
     } else if app.outcome.close_received.is_some() {
@@ -684,8 +666,8 @@ fn check_client(case: &Value, report: &mut Report) {
 /// One entry of a client case's `responses`: a fresh handshake (same nonce,
 /// the entry's options) parses `text`.
 fn check_client_response(req: &ClientRequest, nonce: [u8; 16], resp: &Value) -> Result<(), String> {
-    let (hs, _) = ClientHandshake::new(req, nonce, limits(resp))
-        .map_err(|e| format!("request refused: {e}"))?;
+    let (hs, _) =
+        ClientHandshake::new(req, nonce, limits(resp)).map_err(|e| format!("request refused: {e}"))?;
     let text = string(resp, "text");
     let got = match hs.parse_response(text.as_bytes()) {
         Ok(Some((acc, n))) => {
@@ -699,10 +681,7 @@ fn check_client_response(req: &ClientRequest, nonce: [u8; 16], resp: &Value) -> 
             Ok((acc.protocol, acc.extensions))
         }
         Ok(None) => return Err("the response is reported as incomplete".into()),
-        Err(e) => Err((
-            e.error.code().to_owned(),
-            e.response.as_ref().map(|r| r.status),
-        )),
+        Err(e) => Err((e.error.code().to_owned(), e.response.as_ref().map(|r| r.status))),
     };
     check_client_result(&resp["expect"], got)
 }
@@ -710,10 +689,7 @@ fn check_client_response(req: &ClientRequest, nonce: [u8; 16], resp: &Value) -> 
 fn check_server(case: &Value) -> Result<(), String> {
     let text = string(case, "text");
     let e = &case["expect"];
-    match (
-        boolean(e, "ok"),
-        parse_request(text.as_bytes(), limits(case)),
-    ) {
+    match (boolean(e, "ok"), parse_request(text.as_bytes(), limits(case))) {
         (true, Ok(Some((req, n)))) => {
             eq("bytes consumed", n, text.len())?;
             eq("key", req.key.clone(), string(e, "key"))?;
@@ -736,10 +712,7 @@ fn check_server(case: &Value) -> Result<(), String> {
             )?;
             for cut in 0..text.len() {
                 ensure(
-                    matches!(
-                        parse_request(&text.as_bytes()[..cut], limits(case)),
-                        Ok(None)
-                    ),
+                    matches!(parse_request(&text.as_bytes()[..cut], limits(case)), Ok(None)),
                     || format!("the first {cut} bytes are not reported as incomplete"),
                 )?;
             }
@@ -807,12 +780,7 @@ fn check_h2_client(case: &Value, report: &mut Report) {
         let got = h2
             .check_response(number(resp, "status") as u16, pairs(resp, "headers"))
             .map(|a| (a.protocol, a.extensions))
-            .map_err(|e| {
-                (
-                    e.error.code().to_owned(),
-                    e.response.as_ref().map(|r| r.status),
-                )
-            });
+            .map_err(|e| (e.error.code().to_owned(), e.response.as_ref().map(|r| r.status)));
         let r = check_client_result(&resp["expect"], got);
         report.check_vector(&format!("h2 client: {name} / {rname}"), resp, r);
     }
@@ -822,19 +790,11 @@ fn check_h2_client(case: &Value, report: &mut Report) {
 fn check_h2_request(h2: &H2ConnectRequest, case: &Value) -> Result<(), String> {
     let p = &case["expectedPseudo"];
     eq(":method", h2.method, p[":method"].as_str().unwrap_or("?"))?;
-    eq(
-        ":protocol",
-        h2.protocol,
-        p[":protocol"].as_str().unwrap_or("?"),
-    )?;
+    eq(":protocol", h2.protocol, p[":protocol"].as_str().unwrap_or("?"))?;
     eq(":scheme", h2.scheme.clone(), string(p, ":scheme"))?;
     eq(":authority", h2.authority.clone(), string(p, ":authority"))?;
     eq(":path", h2.path.clone(), string(p, ":path"))?;
-    eq(
-        "headers",
-        h2.headers.clone(),
-        pairs(case, "expectedHeaders"),
-    )
+    eq("headers", h2.headers.clone(), pairs(case, "expectedHeaders"))
 }
 
 fn check_h2_server(case: &Value) -> Result<(), String> {

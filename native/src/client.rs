@@ -26,7 +26,9 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("user", &self.user).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
     }
 }
 
@@ -261,7 +263,10 @@ impl ClientWebSocket {
     /// [`http_response_headers`](Self::http_response_headers).
     pub async fn connect(&mut self, uri: &str) -> Result<(), Error> {
         if self.ws.is_some() || self.connecting {
-            return Err(Error::new(ErrorKind::InvalidState, "connect was already called on this ClientWebSocket"));
+            return Err(Error::new(
+                ErrorKind::InvalidState,
+                "connect was already called on this ClientWebSocket",
+            ));
         }
         self.options.options.validate()?;
         let target = Target::parse(uri)?;
@@ -313,15 +318,20 @@ impl ClientWebSocket {
     async fn open(&self, target: &Target) -> Result<Box<dyn Transport>, Error> {
         let o = &self.options;
         let tcp = match &o.proxy {
-            Some(p) => p.tunnel(&target.connect_authority(), o.options.max_handshake_header_bytes).await?,
+            Some(p) => {
+                p.tunnel(&target.connect_authority(), o.options.max_handshake_header_bytes)
+                    .await?
+            }
             None => {
-                let tcp = TcpStream::connect((target.host.as_str(), target.port)).await.map_err(|e| {
-                    Error::new(
-                        ErrorKind::Io,
-                        format!("cannot connect to {}:{}: {e}", target.host, target.port),
-                    )
-                    .with_source(e)
-                })?;
+                let tcp = TcpStream::connect((target.host.as_str(), target.port))
+                    .await
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Io,
+                            format!("cannot connect to {}:{}: {e}", target.host, target.port),
+                        )
+                        .with_source(e)
+                    })?;
                 let _ = tcp.set_nodelay(true);
                 tcp
             }
@@ -336,7 +346,10 @@ impl ClientWebSocket {
             &[b"http/1.1"],
         )?;
         let name = rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|e| {
-            Error::new(ErrorKind::InvalidArgument, format!("{:?} is not a valid TLS server name: {e}", target.host))
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("{:?} is not a valid TLS server name: {e}", target.host),
+            )
         })?;
         let tls = TlsConnector::from(config)
             .connect(name, tcp)
@@ -434,9 +447,12 @@ impl ClientWebSocket {
     }
 
     fn connected(&self) -> Result<&WebSocket, Error> {
-        self.ws
-            .as_ref()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidState, "the ClientWebSocket is not connected; call connect first"))
+        self.ws.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidState,
+                "the ClientWebSocket is not connected; call connect first",
+            )
+        })
     }
 
     /// `None` before `connect`, `Connecting` during it, then the connection's state.

@@ -34,8 +34,8 @@ mod tls;
 mod websocket;
 
 pub use client::{ClientWebSocket, ClientWebSocketOptions, CookieJar, Credentials};
-pub use proxy::Proxy;
 pub use error::{Error, ErrorKind};
+pub use proxy::Proxy;
 pub use server::{accept, accept_with, Accepted, Rejected};
 pub use sockweave_core as core;
 pub use sockweave_core::handshake::{HttpResponse, ServerRequest};
@@ -43,7 +43,10 @@ pub use sockweave_core::options::{DeflateOptions, HttpVersion, HttpVersionPolicy
 pub use sockweave_core::session::{MessageType, ReceiveResult, SendFlags, State};
 pub use sockweave_core::CloseCode;
 pub use stream::{Message, ReadHalf, WriteHalf};
-pub use tls::{server_config as tls_server_config, CertificateCheck, CertificateContext, ClientCertificate, RootCertificates};
+pub use tls::{
+    server_config as tls_server_config, CertificateCheck, CertificateContext, ClientCertificate,
+    RootCertificates,
+};
 pub use websocket::{Transport, WebSocket};
 
 /// 32 bytes from the OS for the engine's masking-key generator.

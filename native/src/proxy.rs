@@ -26,11 +26,17 @@ impl Proxy {
         if url.scheme() != "http" {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("proxy URL scheme {:?} is not supported; use http://", url.scheme()),
+                format!(
+                    "proxy URL scheme {:?} is not supported; use http://",
+                    url.scheme()
+                ),
             ));
         }
         if url.host_str().is_none() {
-            return Err(Error::new(ErrorKind::InvalidArgument, "the proxy URL has no host"));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "the proxy URL has no host",
+            ));
         }
         let credentials = (!url.username().is_empty()).then(|| Credentials {
             user: percent_decode(url.username()),
@@ -40,7 +46,12 @@ impl Proxy {
     }
 
     fn host_port(&self) -> (String, u16) {
-        let host = self.url.host_str().unwrap_or("").trim_matches(['[', ']']).to_owned();
+        let host = self
+            .url
+            .host_str()
+            .unwrap_or("")
+            .trim_matches(['[', ']'])
+            .to_owned();
         (host, self.url.port_or_known_default().unwrap_or(8080))
     }
 
@@ -48,7 +59,11 @@ impl Proxy {
     pub(crate) async fn tunnel(&self, authority: &str, max_head: usize) -> Result<TcpStream, Error> {
         let (host, port) = self.host_port();
         let mut tcp = TcpStream::connect((host.as_str(), port)).await.map_err(|e| {
-            Error::new(ErrorKind::Proxy, format!("cannot connect to the proxy {host}:{port}: {e}")).with_source(e)
+            Error::new(
+                ErrorKind::Proxy,
+                format!("cannot connect to the proxy {host}:{port}: {e}"),
+            )
+            .with_source(e)
         })?;
         let _ = tcp.set_nodelay(true);
         let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
@@ -65,10 +80,16 @@ impl Proxy {
         let mut byte = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
             if head.len() >= max_head {
-                return Err(Error::new(ErrorKind::Proxy, "the proxy's response head is too large"));
+                return Err(Error::new(
+                    ErrorKind::Proxy,
+                    "the proxy's response head is too large",
+                ));
             }
             if tcp.read(&mut byte).await? == 0 {
-                return Err(Error::new(ErrorKind::Proxy, "the proxy closed the connection during CONNECT"));
+                return Err(Error::new(
+                    ErrorKind::Proxy,
+                    "the proxy closed the connection during CONNECT",
+                ));
             }
             head.push(byte[0]);
         }
@@ -76,7 +97,12 @@ impl Proxy {
         let mut resp = httparse::Response::new(&mut headers);
         match resp.parse(&head) {
             Ok(httparse::Status::Complete(_)) => {}
-            _ => return Err(Error::new(ErrorKind::Proxy, "the proxy's response to CONNECT is not valid HTTP")),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Proxy,
+                    "the proxy's response to CONNECT is not valid HTTP",
+                ))
+            }
         }
         match resp.code {
             Some(200..=299) => Ok(tcp),
@@ -109,5 +135,7 @@ impl Credentials {
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }

@@ -53,7 +53,11 @@ pub async fn accept<S: Transport>(stream: S, options: &Options) -> Result<WebSoc
 
 /// Like [`accept`], but `decide` looks at the request (path, headers, offered
 /// subprotocols) and accepts or rejects it.
-pub async fn accept_with<S, F>(mut stream: S, options: &Options, decide: F) -> Result<(WebSocket, ServerRequest), Error>
+pub async fn accept_with<S, F>(
+    mut stream: S,
+    options: &Options,
+    decide: F,
+) -> Result<(WebSocket, ServerRequest), Error>
 where
     S: Transport,
     F: FnOnce(&ServerRequest) -> Result<Accepted, Rejected>,
@@ -87,7 +91,11 @@ where
             let _ = stream.shutdown().await;
             return Err(Error::new(
                 ErrorKind::NotAWebSocket,
-                format!("the request was rejected with HTTP {}: {}", e.status, e.error.message()),
+                format!(
+                    "the request was rejected with HTTP {}: {}",
+                    e.status,
+                    e.error.message()
+                ),
             ));
         }
     };
@@ -109,7 +117,10 @@ enum HeadError {
     Io(std::io::Error),
 }
 
-async fn read_request<S: Transport>(stream: &mut S, options: &Options) -> Result<(ServerRequest, Vec<u8>), HeadError> {
+async fn read_request<S: Transport>(
+    stream: &mut S,
+    options: &Options,
+) -> Result<(ServerRequest, Vec<u8>), HeadError> {
     let limits = options.handshake_limits();
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 2048];

@@ -64,7 +64,11 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
-    pub(crate) fn poll_message(&mut self, ws: &WebSocket, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+    pub(crate) fn poll_message(
+        &mut self,
+        ws: &WebSocket,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
         loop {
             let len = self.buf.len();
             let want = (len / 2).clamp(FIRST_READ, 1 << 20);
@@ -82,7 +86,11 @@ impl Assembler {
                     self.buf.clear();
                     // A finished close handshake ends the stream; anything else is an error.
                     return Poll::Ready(match ws.state() {
-                        State::Closed | State::CloseReceived if e.kind() == crate::ErrorKind::InvalidState => None,
+                        State::Closed | State::CloseReceived
+                            if e.kind() == crate::ErrorKind::InvalidState =>
+                        {
+                            None
+                        }
                         _ => Some(Err(e)),
                     });
                 }

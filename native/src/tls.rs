@@ -46,7 +46,10 @@ impl RootCertificates {
             RootCertificates::Custom(certs) => {
                 for c in certs {
                     store.add(c.clone()).map_err(|e| {
-                        Error::new(ErrorKind::InvalidArgument, format!("a root certificate is not usable: {e}"))
+                        Error::new(
+                            ErrorKind::InvalidArgument,
+                            format!("a root certificate is not usable: {e}"),
+                        )
                     })?;
                 }
             }
@@ -124,13 +127,20 @@ pub(crate) fn parse_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Er
     match certs {
         Ok(c) if !c.is_empty() => Ok(c),
         Ok(_) => Err(Error::new(ErrorKind::InvalidArgument, "no PEM certificate found")),
-        Err(e) => Err(Error::new(ErrorKind::InvalidArgument, format!("invalid PEM certificate: {e}"))),
+        Err(e) => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid PEM certificate: {e}"),
+        )),
     }
 }
 
 pub(crate) fn parse_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, Error> {
-    PrivateKeyDer::from_pem_slice(pem)
-        .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("no usable PEM private key: {e}")))
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("no usable PEM private key: {e}"),
+        )
+    })
 }
 
 fn provider() -> Arc<CryptoProvider> {
@@ -167,7 +177,9 @@ impl ServerCertVerifier for CheckedVerifier {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(verdict.err().unwrap_or_else(|| {
-                rustls::Error::General("the certificate check callback rejected the server certificate".into())
+                rustls::Error::General(
+                    "the certificate check callback rejected the server certificate".into(),
+                )
             }))
         }
     }
@@ -232,13 +244,22 @@ pub(crate) fn client_config(
 }
 
 /// A server configuration from PEM certificate chain and key.
-pub fn server_config(cert_pem: &[u8], key_pem: &[u8], alpn: &[&[u8]]) -> Result<Arc<rustls::ServerConfig>, Error> {
+pub fn server_config(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    alpn: &[&[u8]],
+) -> Result<Arc<rustls::ServerConfig>, Error> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::new(ErrorKind::Tls, format!("TLS configuration: {e}")))?
         .with_no_client_auth()
         .with_single_cert(parse_certs(cert_pem)?, parse_key(key_pem)?)
-        .map_err(|e| Error::new(ErrorKind::Tls, format!("the server certificate or key is not usable: {e}")))?;
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Tls,
+                format!("the server certificate or key is not usable: {e}"),
+            )
+        })?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
@@ -255,5 +276,9 @@ pub(crate) fn handshake_error(host: &str, e: std::io::Error) -> Error {
     } else {
         ""
     };
-    Error::new(ErrorKind::Tls, format!("TLS handshake with {host} failed: {detail}{hint}")).with_source(e)
+    Error::new(
+        ErrorKind::Tls,
+        format!("TLS handshake with {host} failed: {detail}{hint}"),
+    )
+    .with_source(e)
 }

@@ -152,7 +152,11 @@ impl WebSocket {
     /// Must be called inside a tokio runtime: the connection's driver is spawned on it.
     pub fn from_stream<S: Transport>(stream: S, options: &Options) -> Result<WebSocket, Error> {
         options.validate()?;
-        let role = if options.is_server { Role::Server } else { Role::Client };
+        let role = if options.is_server {
+            Role::Server
+        } else {
+            Role::Client
+        };
         Ok(Self::start(
             stream,
             SessionConfig::from_options(role, options),
@@ -236,7 +240,11 @@ impl WebSocket {
         poll_fn(|cx| self.poll_receive(cx, buf)).await
     }
 
-    pub(crate) fn poll_receive(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<Result<ReceiveResult, Error>> {
+    pub(crate) fn poll_receive(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<Result<ReceiveResult, Error>> {
         let mut inner = self.shared().lock();
         match inner.session.receive(buf) {
             Ok(Some(r)) => {
@@ -269,7 +277,12 @@ impl WebSocket {
     }
 
     /// Queues a message at once, whatever the output backlog.
-    pub(crate) fn queue_send(&self, data: &[u8], message_type: MessageType, flags: SendFlags) -> Result<(), Error> {
+    pub(crate) fn queue_send(
+        &self,
+        data: &[u8],
+        message_type: MessageType,
+        flags: SendFlags,
+    ) -> Result<(), Error> {
         let mut inner = self.shared().lock();
         inner.session.send(data, message_type, flags)?;
         inner.wake_driver();
@@ -395,7 +408,11 @@ fn millis(epoch: Instant, at: Instant) -> u64 {
 }
 
 /// Arms `timer` for `deadline` and reports whether it already passed.
-fn deadline_passed(timer: &mut Option<(Instant, Pin<Box<Sleep>>)>, cx: &mut Context<'_>, deadline: Instant) -> bool {
+fn deadline_passed(
+    timer: &mut Option<(Instant, Pin<Box<Sleep>>)>,
+    cx: &mut Context<'_>,
+    deadline: Instant,
+) -> bool {
     match timer {
         Some((d, s)) if *d == deadline => s.as_mut().poll(cx).is_ready(),
         _ => {
@@ -408,12 +425,14 @@ fn deadline_passed(timer: &mut Option<(Instant, Pin<Box<Sleep>>)>, cx: &mut Cont
 }
 
 impl Driver {
-
     fn finish(&mut self, inner: &mut Inner) -> Poll<()> {
         self.io = None;
         inner.finished = true;
         inner.session.feed_eof();
-        if matches!(inner.session.state(), State::Open | State::CloseSent | State::CloseReceived) {
+        if matches!(
+            inner.session.state(),
+            State::Open | State::CloseSent | State::CloseReceived
+        ) {
             // Later sends fail instead of queueing into a transport that is gone;
             // data already received is still delivered first.
             inner.session.abort_with(sockweave_core::Error::new(
@@ -443,7 +462,9 @@ impl Future for Driver {
             while !inner.session.pending_output().is_empty() {
                 match Pin::new(&mut *io).poll_write(cx, inner.session.pending_output()) {
                     Poll::Ready(Ok(0)) => {
-                        inner.session.abort_with(transport_failure(io::ErrorKind::WriteZero.into()));
+                        inner
+                            .session
+                            .abort_with(transport_failure(io::ErrorKind::WriteZero.into()));
                         break;
                     }
                     Poll::Ready(Ok(n)) => {
@@ -487,7 +508,11 @@ impl Future for Driver {
             while !this.eof && this.early.is_empty() {
                 let mut scratch = [0u8; 256];
                 let receiving = inner.session.is_receiving();
-                let buf: &mut [u8] = if receiving { inner.session.read_buf() } else { &mut scratch };
+                let buf: &mut [u8] = if receiving {
+                    inner.session.read_buf()
+                } else {
+                    &mut scratch
+                };
                 if buf.is_empty() {
                     inner.read_stalled = true;
                     break;
@@ -544,7 +569,10 @@ impl Future for Driver {
                     continue;
                 }
             }
-            let mut deadline = inner.session.poll_timeout().map(|ms| this.epoch + Duration::from_millis(ms));
+            let mut deadline = inner
+                .session
+                .poll_timeout()
+                .map(|ms| this.epoch + Duration::from_millis(ms));
             if state == State::CloseSent || state == State::Closed {
                 let sent_at = *inner.close_sent_at.get_or_insert(now);
                 let closed = state == State::Closed;
@@ -561,7 +589,9 @@ impl Future for Driver {
                     let secs = this.shared.config.close_timeout.as_secs_f64();
                     inner.session.abort_with(sockweave_core::Error::new(
                         sockweave_core::ErrorKind::Faulted,
-                        format!("the peer did not answer our Close within {secs} s; the connection was aborted"),
+                        format!(
+                            "the peer did not answer our Close within {secs} s; the connection was aborted"
+                        ),
                     ));
                     continue;
                 }
@@ -584,7 +614,9 @@ impl Future for Driver {
 /// A transport error as the session's failure.
 fn transport_failure(e: io::Error) -> sockweave_core::Error {
     let kind = match e.kind() {
-        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted
+        io::ErrorKind::UnexpectedEof
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
         | io::ErrorKind::BrokenPipe => sockweave_core::ErrorKind::ConnectionClosedPrematurely,
         _ => sockweave_core::ErrorKind::Faulted,
     };

@@ -35,8 +35,13 @@ async fn peer(listener: TcpListener, behaviour: Peer) {
             break req;
         }
     };
-    tcp.write_all(&req.accept_response(None, &[], &[]).unwrap()).await.unwrap();
-    let mut session = Session::new(SessionConfig::from_options(Role::Server, &Options::default()), [3; 32]);
+    tcp.write_all(&req.accept_response(None, &[], &[]).unwrap())
+        .await
+        .unwrap();
+    let mut session = Session::new(
+        SessionConfig::from_options(Role::Server, &Options::default()),
+        [3; 32],
+    );
     if let Peer::Floods { count, size } = behaviour {
         for i in 0..count {
             let data = vec![(i % 251) as u8; size];
@@ -109,7 +114,10 @@ async fn silent_peer_is_detected_within_interval_plus_timeout() {
     assert!(took < Duration::from_millis(1600), "{took:?}");
     assert_eq!(ws.state(), State::Aborted);
     // Later operations fail with the same cause.
-    let e = ws.send(b"x", MessageType::Text, SendFlags::END_OF_MESSAGE).await.unwrap_err();
+    let e = ws
+        .send(b"x", MessageType::Text, SendFlags::END_OF_MESSAGE)
+        .await
+        .unwrap_err();
     assert_eq!(e.message(), PONG_TIMEOUT_MESSAGE);
 }
 
@@ -129,14 +137,24 @@ async fn no_receive_pending_for_five_timeouts_is_fine() {
     // The application does nothing for 5 x timeout; the driver still reads PONGs.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(ws.state(), State::Open);
-    ws.send(b"still here", MessageType::Text, SendFlags::END_OF_MESSAGE).await.unwrap();
+    ws.send(b"still here", MessageType::Text, SendFlags::END_OF_MESSAGE)
+        .await
+        .unwrap();
     assert_eq!(ws.state(), State::Open);
 }
 
 #[tokio::test(start_paused = true)]
 async fn not_reading_while_the_peer_floods_is_not_silence() {
     // 4 MiB queued by the peer; our receive buffer is 16 KiB, so reading stalls.
-    let ws = client(Peer::Floods { count: 64, size: 64 * 1024 }, 200, 300).await;
+    let ws = client(
+        Peer::Floods {
+            count: 64,
+            size: 64 * 1024,
+        },
+        200,
+        300,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(3000)).await;
     assert_eq!(ws.state(), State::Open, "aborted while our own buffer was full");
     let mut buf = vec![0u8; 64 * 1024];
@@ -168,7 +186,9 @@ async fn unsolicited_pong_is_the_client_default() {
                 break req;
             }
         };
-        tcp.write_all(&req.accept_response(None, &[], &[]).unwrap()).await.unwrap();
+        tcp.write_all(&req.accept_response(None, &[], &[]).unwrap())
+            .await
+            .unwrap();
         let mut wire = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(95);
         while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, tcp.read(&mut buf)).await {
@@ -180,7 +200,11 @@ async fn unsolicited_pong_is_the_client_default() {
         let mut pongs = 0;
         let mut pos = 0;
         while let Ok(Some((h, n))) = FrameHeader::decode(&wire[pos..]) {
-            assert_eq!((h.opcode, h.payload_len), (OpCode::Pong, 0), "unexpected frame {h:?}");
+            assert_eq!(
+                (h.opcode, h.payload_len),
+                (OpCode::Pong, 0),
+                "unexpected frame {h:?}"
+            );
             pongs += 1;
             pos += n;
         }
@@ -189,6 +213,10 @@ async fn unsolicited_pong_is_the_client_default() {
     });
     let mut ws = ClientWebSocket::new();
     ws.connect(&format!("ws://{addr}/")).await.unwrap();
-    assert_eq!(counter.await.unwrap(), 3, "PONGs in 95 s at the default 30 s interval");
+    assert_eq!(
+        counter.await.unwrap(),
+        3,
+        "PONGs in 95 s at the default 30 s interval"
+    );
     assert_eq!(ws.state(), State::Open);
 }

@@ -4,7 +4,9 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
-use miniz_oxide::deflate::core::{compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus};
+use miniz_oxide::deflate::core::{
+    compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+};
 
 /// Raw-deflate compressor for one direction of a connection.
 pub struct Compressor {
@@ -20,7 +22,11 @@ impl Compressor {
     pub fn compress(&mut self, input: &[u8], end_of_message: bool, out: &mut Vec<u8>) {
         let level = self.level;
         let state = self.state.get_or_insert_with(|| {
-            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(i32::from(level), -15, 0)))
+            Box::new(CompressorOxide::new(create_comp_flags_from_zip_params(
+                i32::from(level),
+                -15,
+                0,
+            )))
         });
         let mut input = input;
         let mut chunk = [0u8; 16 * 1024];

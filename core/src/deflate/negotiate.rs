@@ -177,12 +177,16 @@ fn server_accept_one(o: &DeflateOptions, offer: &Extension) -> Option<(DeflatePa
         r.params.push((String::from("client_no_context_takeover"), None));
     }
     if p.server_max_window_bits < 15 {
-        r.params
-            .push((String::from("server_max_window_bits"), Some(format!("{}", p.server_max_window_bits))));
+        r.params.push((
+            String::from("server_max_window_bits"),
+            Some(format!("{}", p.server_max_window_bits)),
+        ));
     }
     if client_bits_allowed && p.client_max_window_bits < 15 {
-        r.params
-            .push((String::from("client_max_window_bits"), Some(format!("{}", p.client_max_window_bits))));
+        r.params.push((
+            String::from("client_max_window_bits"),
+            Some(format!("{}", p.client_max_window_bits)),
+        ));
     }
     Some((p, r))
 }
@@ -228,7 +232,7 @@ mod tests {
             }
         );
         for bad in [
-            "permessage-deflate",                                                     // missing server_no_context_takeover
+            "permessage-deflate", // missing server_no_context_takeover
             "permessage-deflate; server_no_context_takeover; server_max_window_bits=13", // above offer
             "permessage-deflate; server_no_context_takeover; server_max_window_bits=7",
             "permessage-deflate; server_no_context_takeover; server_max_window_bits",
@@ -260,11 +264,22 @@ mod tests {
         let (p, r) = server_accept(&o, &offers).unwrap();
         assert_eq!(p.client_max_window_bits, 15);
         assert!(p.client_no_context_takeover);
-        assert_eq!(format_extensions(&[r]), "permessage-deflate; client_no_context_takeover; server_max_window_bits=13");
-        assert!(server_accept(&o, &parse_extensions("permessage-deflate; server_max_window_bits").unwrap()).is_none());
+        assert_eq!(
+            format_extensions(&[r]),
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=13"
+        );
+        assert!(server_accept(
+            &o,
+            &parse_extensions("permessage-deflate; server_max_window_bits").unwrap()
+        )
+        .is_none());
         assert!(server_accept(&o, &parse_extensions("x-webkit-deflate-frame").unwrap()).is_none());
         // Window 8 is accepted when a peer asks for it.
-        let (p, _) = server_accept(&o, &parse_extensions("permessage-deflate; server_max_window_bits=8").unwrap()).unwrap();
+        let (p, _) = server_accept(
+            &o,
+            &parse_extensions("permessage-deflate; server_max_window_bits=8").unwrap(),
+        )
+        .unwrap();
         assert_eq!(p.server_max_window_bits, 8);
     }
 }

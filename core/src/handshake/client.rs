@@ -6,9 +6,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::{
-    accept_key, check_selection, convert_headers, encode_key, has_token, header,
-    validate_extra_headers, validate_subprotocols, Extension, HandshakeLimits, Headers,
-    HttpResponse, WEBSOCKET_VERSION,
+    accept_key, check_selection, convert_headers, encode_key, has_token, header, validate_extra_headers,
+    validate_subprotocols, Extension, HandshakeLimits, Headers, HttpResponse, WEBSOCKET_VERSION,
 };
 use crate::deflate::{client_offer, DeflateParams};
 use crate::error::{Error, ErrorKind};
@@ -99,15 +98,13 @@ impl ClientHandshake {
         if !req.path.starts_with('/') || req.path.bytes().any(|b| b <= b' ' || b == 0x7f) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("request path {:?} must start with '/' and contain no spaces or control characters", req.path),
+                format!(
+                    "request path {:?} must start with '/' and contain no spaces or control characters",
+                    req.path
+                ),
             ));
         }
-        if req.host.is_empty()
-            || req
-                .host
-                .bytes()
-                .any(|b| b <= b' ' || b == 0x7f || b == b'/')
-        {
+        if req.host.is_empty() || req.host.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'/') {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!("host {:?} is not a valid Host header value", req.host),

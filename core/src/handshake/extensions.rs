@@ -47,10 +47,7 @@ pub(crate) fn is_token(s: &str) -> bool {
 
 fn bad(value: &str, why: &str) -> Error {
     let mut msg = String::new();
-    let _ = write!(
-        msg,
-        "malformed Sec-WebSocket-Extensions header {value:?}: {why}"
-    );
+    let _ = write!(msg, "malformed Sec-WebSocket-Extensions header {value:?}: {why}");
     Error::new(ErrorKind::HeaderError, msg)
 }
 

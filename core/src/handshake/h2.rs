@@ -11,8 +11,8 @@ use alloc::vec::Vec;
 use super::client::{ClientHandshakeError, ClientRequest, HandshakeAccepted};
 use super::server::{check_version, finish_request, RequestError, ServerRequest};
 use super::{
-    check_selection, format_extensions, validate_extra_headers, validate_subprotocols, Headers,
-    HttpResponse, WEBSOCKET_VERSION,
+    check_selection, format_extensions, validate_extra_headers, validate_subprotocols, Headers, HttpResponse,
+    WEBSOCKET_VERSION,
 };
 use crate::error::{Error, ErrorKind};
 
@@ -73,7 +73,10 @@ impl H2ConnectRequest {
         }
         let offer = req.offer();
         if !offer.is_empty() {
-            headers.push((String::from("sec-websocket-extensions"), format_extensions(&offer)));
+            headers.push((
+                String::from("sec-websocket-extensions"),
+                format_extensions(&offer),
+            ));
         }
         for (k, v) in &req.headers {
             let k = k.to_ascii_lowercase();
@@ -175,9 +178,7 @@ pub fn parse_h2_request(
             return Err(fail(
                 400,
                 ErrorKind::NotAWebSocket,
-                String::from(
-                    "a CONNECT without :protocol is a plain tunnel request, not a WebSocket",
-                ),
+                String::from("a CONNECT without :protocol is a plain tunnel request, not a WebSocket"),
             ))
         }
     }
@@ -189,17 +190,12 @@ pub fn parse_h2_request(
         ));
     };
     if path.is_empty() {
-        return Err(fail(
-            400,
-            ErrorKind::HeaderError,
-            String::from(":path is empty"),
-        ));
+        return Err(fail(400, ErrorKind::HeaderError, String::from(":path is empty")));
     }
-    if let Some((k, _)) = headers.iter().find(|(k, _)| {
-        CONNECTION_SPECIFIC
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(k))
-    }) {
+    if let Some((k, _)) = headers
+        .iter()
+        .find(|(k, _)| CONNECTION_SPECIFIC.iter().any(|c| c.eq_ignore_ascii_case(k)))
+    {
         return Err(fail(
             400,
             ErrorKind::HeaderError,

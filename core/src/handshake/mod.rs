@@ -119,9 +119,7 @@ pub(crate) fn joined(headers: &[(String, String)], name: &str) -> Option<String>
 
 /// True if the comma-separated header value contains `token` (case-insensitive).
 pub(crate) fn has_token(value: &str, token: &str) -> bool {
-    value
-        .split(',')
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+    value.split(',').any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// Splits a comma-separated list, dropping empty elements.
@@ -233,10 +231,7 @@ pub(crate) fn check_selection(
             deflate = Some(client_accept(o, e)?);
             continue;
         }
-        if !offered_extensions
-            .iter()
-            .any(|o| o.eq_ignore_ascii_case(&e.name))
-        {
+        if !offered_extensions.iter().any(|o| o.eq_ignore_ascii_case(&e.name)) {
             return Err(Error::new(
                 ErrorKind::UnsupportedProtocol,
                 alloc::format!(

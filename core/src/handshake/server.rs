@@ -122,9 +122,7 @@ pub fn parse_request(
         return Err(reject(
             400,
             ErrorKind::HeaderError,
-            format!(
-                "the request's Connection header is {connection:?}, it must include \"Upgrade\""
-            ),
+            format!("the request's Connection header is {connection:?}, it must include \"Upgrade\""),
         ));
     }
     check_version(&headers)?;
@@ -154,7 +152,8 @@ pub fn parse_request(
 
 /// Checks `Sec-WebSocket-Version` (shared by HTTP/1.1 and HTTP/2).
 pub(crate) fn check_version(headers: &[(String, String)]) -> Result<(), RequestError> {
-    let version = super::single(headers, "sec-websocket-version").map_err(|error| RequestError { error, status: 400 })?;
+    let version = super::single(headers, "sec-websocket-version")
+        .map_err(|error| RequestError { error, status: 400 })?;
     match version {
         Some(v) if v.trim() == WEBSOCKET_VERSION => Ok(()),
         Some(v) => Err(reject(

@@ -30,9 +30,9 @@ use rand_core::SeedableRng;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::deflate::{Compressor, Decompressor, DeflateParams};
+use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::frame::OpCode;
-use crate::error::Error;
 use crate::keepalive::{Action, KeepAlive, Strategy, PONG_TIMEOUT_MESSAGE};
 use crate::options::{Millis, Options};
 
@@ -215,11 +215,15 @@ impl Session {
         }
         match self.keepalive.poll(self.now) {
             Action::None => {}
-            Action::SendPong => self.send.write_control(&mut self.rng, self.config.role, OpCode::Pong, &[]),
-            Action::SendPing(token) => {
-                self.send
-                    .write_control(&mut self.rng, self.config.role, OpCode::Ping, &token.to_be_bytes())
-            }
+            Action::SendPong => self
+                .send
+                .write_control(&mut self.rng, self.config.role, OpCode::Pong, &[]),
+            Action::SendPing(token) => self.send.write_control(
+                &mut self.rng,
+                self.config.role,
+                OpCode::Ping,
+                &token.to_be_bytes(),
+            ),
             Action::Abort => self.abort_with(Error::new(ErrorKind::Faulted, PONG_TIMEOUT_MESSAGE)),
         }
     }

@@ -296,12 +296,7 @@ impl Session {
                 let (h, n) = match FrameHeader::decode(&r.buf[r.parse_pos..r.filled]) {
                     Ok(Some(v)) => v,
                     Ok(None) => return Step::NeedMore,
-                    Err(e) => {
-                        return Step::Fail(Error::protocol(
-                            CloseCode::PROTOCOL_ERROR,
-                            format!("{e}"),
-                        ))
-                    }
+                    Err(e) => return Step::Fail(Error::protocol(CloseCode::PROTOCOL_ERROR, format!("{e}"))),
                 };
                 r.parse_pos += n;
                 self.keepalive.on_heard(self.now);
@@ -324,8 +319,7 @@ impl Session {
                 phase,
                 remaining,
             } => {
-                let avail =
-                    (r.filled - r.parse_pos).min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                let avail = (r.filled - r.parse_pos).min(usize::try_from(remaining).unwrap_or(usize::MAX));
                 if avail == 0 && remaining > 0 {
                     return Step::NeedMore;
                 }
@@ -359,16 +353,12 @@ impl Session {
                     };
                 }
                 let Some(msg) = r.message.as_mut() else {
-                    return Step::Fail(Error::new(
-                        ErrorKind::Faulted,
-                        "internal: data without a message",
-                    ));
+                    return Step::Fail(Error::new(ErrorKind::Faulted, "internal: data without a message"));
                 };
                 let ty = msg.ty;
                 let compressed = msg.compressed;
                 if let Some(v) = msg.utf8.as_mut() {
-                    let ok = v.feed(&r.buf[start..end]).is_ok()
-                        && (!(done && fin) || v.finish().is_ok());
+                    let ok = v.feed(&r.buf[start..end]).is_ok() && (!(done && fin) || v.finish().is_ok());
                     if !ok {
                         return Step::Fail(Error::protocol(
                             CloseCode::INVALID_PAYLOAD,
@@ -425,7 +415,7 @@ impl Session {
             }
             OpCode::Text | OpCode::Binary if r.message.is_some() => {
                 return Err(pe(
-                    "new data frame before the previous fragmented message ended".into(),
+                    "new data frame before the previous fragmented message ended".into()
                 ))
             }
             OpCode::Text | OpCode::Binary => {
@@ -472,12 +462,8 @@ impl Session {
             // After our Close, nothing more is sent, not even a PONG.
             OpCode::Ping if !self.close_sent => {
                 let payload = self.recv.ctrl;
-                self.send.write_control(
-                    &mut self.rng,
-                    self.config.role,
-                    OpCode::Pong,
-                    &payload[..len],
-                );
+                self.send
+                    .write_control(&mut self.rng, self.config.role, OpCode::Pong, &payload[..len]);
             }
             OpCode::Pong => {
                 let payload = self.recv.ctrl;
@@ -527,7 +513,10 @@ impl Session {
             ..
         } = &mut self.recv;
         let Some(inflater) = inflater.as_mut() else {
-            return Err(Error::new(ErrorKind::Faulted, "internal: compressed data without an inflater"));
+            return Err(Error::new(
+                ErrorKind::Faulted,
+                "internal: compressed data without an inflater",
+            ));
         };
         let reading = inflating.get_or_insert_with(|| Inflating {
             utf8: (ty == MessageType::Text).then(Utf8Validator::new),

@@ -73,13 +73,7 @@ impl Sender {
         }
     }
 
-    pub(super) fn write_control(
-        &mut self,
-        rng: &mut ChaCha8Rng,
-        role: Role,
-        opcode: OpCode,
-        payload: &[u8],
-    ) {
+    pub(super) fn write_control(&mut self, rng: &mut ChaCha8Rng, role: Role, opcode: OpCode, payload: &[u8]) {
         self.write_frame(rng, role, opcode, true, 0, payload);
     }
 
@@ -114,31 +108,25 @@ impl Session {
     /// With `flags.end_of_message` clear, later calls continue the same message
     /// and must use the same `message_type`. Text is checked to be UTF-8
     /// (across pieces); invalid text is refused and nothing is queued.
-    pub fn send(
-        &mut self,
-        data: &[u8],
-        message_type: MessageType,
-        flags: SendFlags,
-    ) -> Result<(), Error> {
+    pub fn send(&mut self, data: &[u8], message_type: MessageType, flags: SendFlags) -> Result<(), Error> {
         self.check_can_send()?;
-        let opcode =
-            match (message_type, self.send.continuing) {
-                (MessageType::Close, _) => {
-                    return Err(Error::new(
-                        ErrorKind::InvalidMessageType,
-                        "Close is not a data message type; use close() or close_output()",
-                    ))
-                }
-                (t, Some(c)) if t != c => return Err(Error::new(
+        let opcode = match (message_type, self.send.continuing) {
+            (MessageType::Close, _) => {
+                return Err(Error::new(
                     ErrorKind::InvalidMessageType,
-                    format!(
-                        "a {c:?} message is in progress; its remaining pieces must also be {c:?}"
-                    ),
-                )),
-                (_, Some(_)) => OpCode::Continuation,
-                (MessageType::Text, None) => OpCode::Text,
-                (MessageType::Binary, None) => OpCode::Binary,
-            };
+                    "Close is not a data message type; use close() or close_output()",
+                ))
+            }
+            (t, Some(c)) if t != c => {
+                return Err(Error::new(
+                    ErrorKind::InvalidMessageType,
+                    format!("a {c:?} message is in progress; its remaining pieces must also be {c:?}"),
+                ))
+            }
+            (_, Some(_)) => OpCode::Continuation,
+            (MessageType::Text, None) => OpCode::Text,
+            (MessageType::Binary, None) => OpCode::Binary,
+        };
         if message_type == MessageType::Text {
             let mut v = self.send.utf8.clone();
             let ok = v.feed(data).is_ok() && (!flags.end_of_message || v.finish().is_ok());
@@ -166,10 +154,24 @@ impl Session {
                     d.compressor.reset();
                 }
                 let rsv = if first { RSV1 } else { 0 };
-                s.write_frame(&mut self.rng, self.config.role, opcode, flags.end_of_message, rsv, &payload);
+                s.write_frame(
+                    &mut self.rng,
+                    self.config.role,
+                    opcode,
+                    flags.end_of_message,
+                    rsv,
+                    &payload,
+                );
                 s.scratch = payload;
             }
-            None => s.write_frame(&mut self.rng, self.config.role, opcode, flags.end_of_message, 0, data),
+            None => s.write_frame(
+                &mut self.rng,
+                self.config.role,
+                opcode,
+                flags.end_of_message,
+                0,
+                data,
+            ),
         }
         Ok(())
     }
@@ -203,9 +205,10 @@ impl Session {
     fn check_can_send(&self) -> Result<(), Error> {
         match self.state {
             State::Open | State::CloseReceived => Ok(()),
-            State::Aborted => Err(self.failure.clone().unwrap_or_else(|| {
-                Error::new(ErrorKind::InvalidState, "the WebSocket was aborted")
-            })),
+            State::Aborted => Err(self
+                .failure
+                .clone()
+                .unwrap_or_else(|| Error::new(ErrorKind::InvalidState, "the WebSocket was aborted"))),
             s => Err(Error::new(
                 ErrorKind::InvalidState,
                 format!("cannot send in state {s:?}: a Close was already sent"),
@@ -241,10 +244,7 @@ impl Session {
         if reason.len() > MAX_REASON_LEN {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!(
-                    "the close reason is {} bytes; the limit is 123",
-                    reason.len()
-                ),
+                format!("the close reason is {} bytes; the limit is 123", reason.len()),
             ));
         }
         match self.state {

@@ -3,8 +3,8 @@
 
 use lexopt::{Arg, ValueExt};
 use sockweave::{
-    CertificateCheck, ClientCertificate, ClientWebSocketOptions, DeflateOptions, HttpVersion, HttpVersionPolicy,
-    Millis, Options, Proxy, RootCertificates,
+    CertificateCheck, ClientCertificate, ClientWebSocketOptions, DeflateOptions, HttpVersion,
+    HttpVersionPolicy, Millis, Options, Proxy, RootCertificates,
 };
 
 pub type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -37,11 +37,17 @@ pub fn parse_millis(s: &str) -> Res<Millis> {
 /// `client_max_window_bits=10,server_max_window_bits=12,client_no_context_takeover,server_no_context_takeover`.
 pub fn parse_deflate(spec: Option<&str>) -> Res<DeflateOptions> {
     let mut d = DeflateOptions::default();
-    for part in spec.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in spec
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = part.split_once('=').map_or((part, None), |(k, v)| (k, Some(v)));
         let bits = || -> Res<u8> {
             let v = v.ok_or_else(|| format!("--deflate {k} needs a value, e.g. {k}=10"))?;
-            Ok(v.parse().map_err(|_| format!("--deflate {k}={v}: not a number"))?)
+            Ok(v.parse()
+                .map_err(|_| format!("--deflate {k}={v}: not a number"))?)
         };
         match k {
             "client_max_window_bits" => d.client_max_window_bits = bits()?,
@@ -100,7 +106,9 @@ impl ClientArgs {
         match arg {
             "-H" | "--header" => {
                 let h = p.value()?.string()?;
-                let (k, v) = h.split_once(':').ok_or_else(|| format!("-H {h:?}: use 'Name: value'"))?;
+                let (k, v) = h
+                    .split_once(':')
+                    .ok_or_else(|| format!("-H {h:?}: use 'Name: value'"))?;
                 c.set_request_header(k.trim(), v.trim());
             }
             "--http-version" => {
@@ -143,7 +151,10 @@ impl ClientArgs {
     pub fn finish(mut self) -> Res<ClientWebSocketOptions> {
         match (self.cert, self.key) {
             (Some(c), Some(k)) => {
-                self.ws.client_certificate = Some(ClientCertificate::from_pem(&std::fs::read(c)?, &std::fs::read(k)?)?)
+                self.ws.client_certificate = Some(ClientCertificate::from_pem(
+                    &std::fs::read(c)?,
+                    &std::fs::read(k)?,
+                )?)
             }
             (None, None) => {}
             _ => return Err("--client-cert and --client-key go together".into()),

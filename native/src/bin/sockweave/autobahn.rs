@@ -61,7 +61,9 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
     loop {
         match ws.receive(&mut buf).await {
             Ok(r) if r.message_type == MessageType::Close => {
-                let _ = ws.close_output(r.close_status.filter(|c| c.is_valid_on_wire()), "").await;
+                let _ = ws
+                    .close_output(r.close_status.filter(|c| c.is_valid_on_wire()), "")
+                    .await;
                 break;
             }
             Ok(_) => {}

@@ -40,12 +40,19 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
     if echo {
         let status = crate::echo::echo(&ws).await?;
         ws.finished().await;
-        return Ok(if status == Some(CloseCode::NORMAL) || status == Some(CloseCode::NO_STATUS) { 0 } else { 1 });
+        return Ok(
+            if status == Some(CloseCode::NORMAL) || status == Some(CloseCode::NO_STATUS) {
+                0
+            } else {
+                1
+            },
+        );
     }
     let sender = async {
         let mut lines = BufReader::new(tokio::io::stdin()).lines();
         while let Some(line) = lines.next_line().await? {
-            ws.send(line.as_bytes(), MessageType::Text, SendFlags::END_OF_MESSAGE).await?;
+            ws.send(line.as_bytes(), MessageType::Text, SendFlags::END_OF_MESSAGE)
+                .await?;
         }
         ws.close_output(Some(CloseCode::NORMAL), "").await?;
         Ok::<_, Box<dyn std::error::Error>>(())
@@ -57,7 +64,8 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
             let r = ws.receive(&mut buf).await?;
             if r.message_type == MessageType::Close {
                 if ws.state() == sockweave::State::CloseReceived {
-                    ws.close_output(r.close_status.filter(|c| c.is_valid_on_wire()), "").await?;
+                    ws.close_output(r.close_status.filter(|c| c.is_valid_on_wire()), "")
+                        .await?;
                 }
                 return Ok::<_, Box<dyn std::error::Error>>(r.close_status);
             }

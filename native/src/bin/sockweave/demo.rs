@@ -4,8 +4,8 @@ use std::time::Instant;
 
 use std::time::Duration;
 
-use sockweave::{ClientWebSocket, CloseCode, DeflateOptions, Millis, MessageType, Options, SendFlags, State};
 use sockweave::core::handshake::parse_request;
+use sockweave::{ClientWebSocket, CloseCode, DeflateOptions, MessageType, Millis, Options, SendFlags, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -51,13 +51,26 @@ pub async fn run() -> Res<i32> {
         ),
     );
     let mut buf = vec![0u8; 1024];
-    client.send("héllo, wörld".as_bytes(), MessageType::Text, SendFlags::END_OF_MESSAGE).await?;
+    client
+        .send(
+            "héllo, wörld".as_bytes(),
+            MessageType::Text,
+            SendFlags::END_OF_MESSAGE,
+        )
+        .await?;
     let r = client.receive(&mut buf).await?;
-    ok("text message echoed", format!("{:?}", std::str::from_utf8(&buf[..r.count])?));
+    ok(
+        "text message echoed",
+        format!("{:?}", std::str::from_utf8(&buf[..r.count])?),
+    );
 
-    client.send(b"frag", MessageType::Text, SendFlags::PARTIAL).await?;
+    client
+        .send(b"frag", MessageType::Text, SendFlags::PARTIAL)
+        .await?;
     client.send(b"men", MessageType::Text, SendFlags::PARTIAL).await?;
-    client.send(b"ted", MessageType::Text, SendFlags::END_OF_MESSAGE).await?;
+    client
+        .send(b"ted", MessageType::Text, SendFlags::END_OF_MESSAGE)
+        .await?;
     let mut whole = Vec::new();
     loop {
         let r = client.receive(&mut buf).await?;
@@ -66,11 +79,16 @@ pub async fn run() -> Res<i32> {
             break;
         }
     }
-    ok("fragmented message (3 frames)", format!("{:?}", String::from_utf8_lossy(&whole)));
+    ok(
+        "fragmented message (3 frames)",
+        format!("{:?}", String::from_utf8_lossy(&whole)),
+    );
 
     let big: Vec<u8> = (0..(4u32 << 20)).map(|i| (i * 7) as u8).collect();
     let t = Instant::now();
-    client.send(&big, MessageType::Binary, SendFlags::END_OF_MESSAGE).await?;
+    client
+        .send(&big, MessageType::Binary, SendFlags::END_OF_MESSAGE)
+        .await?;
     let mut back = Vec::with_capacity(big.len());
     let mut pieces = 0;
     loop {
@@ -93,7 +111,11 @@ pub async fn run() -> Res<i32> {
     client.close(Some(CloseCode::NORMAL), "demo done").await?;
     ok(
         "close handshake",
-        format!("state {:?}, server answered {:?}", client.state(), client.close_status().map(|c| c.0)),
+        format!(
+            "state {:?}, server answered {:?}",
+            client.state(),
+            client.close_status().map(|c| c.0)
+        ),
     );
     if client.state() != State::Closed {
         return Err("the close handshake did not complete".into());
@@ -108,29 +130,40 @@ pub async fn run() -> Res<i32> {
 async fn deflate(url: &str) -> Res<()> {
     println!("\npermessage-deflate (RFC 7692)");
     let mut client = ClientWebSocket::new();
-    client.options_mut().set_dangerous_deflate_options(Some(DeflateOptions {
-        client_max_window_bits: 10,
-        server_max_window_bits: 10,
-        ..DeflateOptions::default()
-    }));
+    client
+        .options_mut()
+        .set_dangerous_deflate_options(Some(DeflateOptions {
+            client_max_window_bits: 10,
+            server_max_window_bits: 10,
+            ..DeflateOptions::default()
+        }));
     client.connect(url).await?;
     let ext = client
         .http_response_headers()
-        .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions")))
+        .and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-extensions"))
+        })
         .map(|(_, v)| v.clone())
         .ok_or("the server did not accept permessage-deflate")?;
     ok("negotiated", &ext);
     let json = r#"{"user":"ada","room":"general","text":"hello, this compresses well","ts":1764000000}"#;
     let mut buf = vec![0u8; 1024];
     for i in 0..100 {
-        let flags = SendFlags { end_of_message: true, disable_compression: i % 10 == 9 };
+        let flags = SendFlags {
+            end_of_message: true,
+            disable_compression: i % 10 == 9,
+        };
         client.send(json.as_bytes(), MessageType::Text, flags).await?;
         let r = client.receive(&mut buf).await?;
         if &buf[..r.count] != json.as_bytes() {
             return Err("a compressed message came back different".into());
         }
     }
-    ok("100 JSON messages echoed", "window 10 both ways; every 10th sent with DisableCompression");
+    ok(
+        "100 JSON messages echoed",
+        "window 10 both ways; every 10th sent with DisableCompression",
+    );
     client.close(Some(CloseCode::NORMAL), "").await?;
     Ok(())
 }
@@ -138,12 +171,19 @@ async fn deflate(url: &str) -> Res<()> {
 async fn keep_alive(url: &str) -> Res<()> {
     println!("\nkeep-alive");
     let mut client = ClientWebSocket::new();
-    client.options_mut().set_keep_alive_interval(Duration::from_millis(100));
-    client.options_mut().set_keep_alive_timeout(Duration::from_millis(300));
+    client
+        .options_mut()
+        .set_keep_alive_interval(Duration::from_millis(100));
+    client
+        .options_mut()
+        .set_keep_alive_timeout(Duration::from_millis(300));
     client.connect(url).await?;
     // No receive pending: PONGs are still read, so no false abort.
     tokio::time::sleep(Duration::from_millis(1000)).await;
-    ok("PING/PONG, no receive pending for 1 s", format!("state {:?} (interval 100 ms, timeout 300 ms)", client.state()));
+    ok(
+        "PING/PONG, no receive pending for 1 s",
+        format!("state {:?} (interval 100 ms, timeout 300 ms)", client.state()),
+    );
     if client.state() != State::Open {
         return Err("keep-alive aborted a live connection".into());
     }

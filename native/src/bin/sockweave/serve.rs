@@ -79,7 +79,8 @@ async fn handle(stream: Box<dyn Transport>, opts: &Options, echo: bool) -> Res<(
         loop {
             let r = ws.receive(&mut buf).await?;
             if r.message_type == MessageType::Close {
-                ws.close_output(r.close_status.filter(|c| c.is_valid_on_wire()), "").await?;
+                ws.close_output(r.close_status.filter(|c| c.is_valid_on_wire()), "")
+                    .await?;
                 break;
             }
             out.write_all(&buf[..r.count]).await?;
