@@ -1,0 +1,107 @@
+//! The receive direction against an independent deflater: messages compressed
+//! by zlib (Python's `zlib`, at every window 9..15, with and without context
+//! takeover) must inflate to the originals through our session.
+
+use std::process::Command;
+
+use sockweave_core::deflate::DeflateParams;
+use sockweave_core::frame::{FrameHeader, OpCode, RSV1};
+use sockweave_core::mask::apply_mask;
+use sockweave_core::session::{MessageType, Role, Session, SessionConfig};
+use sockweave_core::Options;
+
+const GENERATOR: &str = r#"
+import json, os, sys, zlib
+out = sys.argv[1]
+msgs = [b"", b"a", json.dumps([{"id": i, "name": "user%d" % i, "ok": True} for i in range(300)]).encode(),
+        os.urandom(50000), b"abcdefghij" * 20000, bytes(range(256)) * 300]
+# Repeats just beyond every window, to catch a wrong window size on our side.
+for bits in range(9, 16):
+    block = os.urandom(200)
+    msgs.append(block + os.urandom((1 << bits) - 100) + block)
+json.dump([m.hex() for m in msgs], open(os.path.join(out, "plain.json"), "w"))
+for bits in range(9, 16):
+    for takeover in (True, False):
+        c = zlib.compressobj(6, zlib.DEFLATED, -bits)
+        res = []
+        for m in msgs:
+            if not takeover:
+                c = zlib.compressobj(6, zlib.DEFLATED, -bits)
+            data = c.compress(m) + c.flush(zlib.Z_SYNC_FLUSH)
+            assert data.endswith(b"\x00\x00\xff\xff")
+            res.append(data[:-4].hex())
+        json.dump(res, open(os.path.join(out, "w%d_%s.json" % (bits, "take" if takeover else "fresh")), "w"))
+"#;
+
+fn load(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let v: Vec<String> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v.iter().map(|h| hex::decode(h).unwrap()).collect()
+}
+
+#[test]
+fn zlib_compressed_messages_inflate_at_every_window() {
+    let dir = std::env::temp_dir().join(format!("sockweave-zlib-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(GENERATOR)
+        .arg(&dir)
+        .status()
+        .expect("python3 is needed for this test");
+    assert!(status.success());
+    let plain = load(&dir.join("plain.json"));
+    for bits in 9..=15u8 {
+        for takeover in [true, false] {
+            let compressed = load(&dir.join(format!("w{bits}_{}.json", if takeover { "take" } else { "fresh" })));
+            let mut cfg = SessionConfig::from_options(Role::Server, &Options::default());
+            cfg.deflate = Some(DeflateParams {
+                server_max_window_bits: 15,
+                client_max_window_bits: bits,
+                server_no_context_takeover: false,
+                client_no_context_takeover: !takeover,
+            });
+            let mut s = Session::new(cfg, [0; 32]);
+            for (i, (c, p)) in compressed.iter().zip(&plain).enumerate() {
+                // Each message in two frames when it can be split, to cross a frame boundary.
+                let cut = c.len() / 2;
+                let pieces: Vec<&[u8]> = if cut > 0 { vec![&c[..cut], &c[cut..]] } else { vec![&c[..]] };
+                let mut wire = Vec::new();
+                for (j, piece) in pieces.iter().enumerate() {
+                    let key = [i as u8, j as u8, bits, 7];
+                    let h = FrameHeader {
+                        fin: j + 1 == pieces.len(),
+                        rsv: if j == 0 { RSV1 } else { 0 },
+                        opcode: if j == 0 { OpCode::Binary } else { OpCode::Continuation },
+                        mask: Some(key),
+                        payload_len: piece.len() as u64,
+                    };
+                    let (hb, n) = h.encode();
+                    wire.extend_from_slice(&hb[..n]);
+                    let at = wire.len();
+                    wire.extend_from_slice(piece);
+                    apply_mask(&mut wire[at..], key, 0);
+                }
+                let mut fed = 0;
+                let mut got = Vec::new();
+                let mut buf = vec![0u8; 4093];
+                loop {
+                    match s.receive(&mut buf).unwrap() {
+                        Some(r) => {
+                            assert_eq!(r.message_type, MessageType::Binary);
+                            got.extend_from_slice(&buf[..r.count]);
+                            if r.end_of_message {
+                                break;
+                            }
+                        }
+                        None => {
+                            assert!(fed < wire.len(), "window {bits} message {i}: incomplete");
+                            fed += s.feed(&wire[fed..]);
+                        }
+                    }
+                }
+                assert!(got == *p, "window {bits} takeover {takeover} message {i} differs");
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
