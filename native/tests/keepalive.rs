@@ -9,7 +9,7 @@ use sockweave::core::keepalive::PONG_TIMEOUT_MESSAGE;
 use sockweave::core::session::{Role, Session, SessionConfig};
 use sockweave::{ClientWebSocket, ErrorKind, MessageType, Millis, Options, SendFlags, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 
 /// How a hand-driven peer treats our PINGs.
@@ -23,9 +23,8 @@ enum Peer {
     Floods { count: usize, size: usize },
 }
 
-/// A server built from the core engine directly, so its timing is ours to choose.
-async fn peer(listener: TcpListener, behaviour: Peer) {
-    let (mut tcp, _) = listener.accept().await.unwrap();
+/// Answers the opening handshake by hand (the client sends nothing before the 101).
+async fn raw_accept(tcp: &mut TcpStream) {
     let mut buf = vec![0u8; 4096];
     let mut head = Vec::new();
     let req = loop {
@@ -35,9 +34,15 @@ async fn peer(listener: TcpListener, behaviour: Peer) {
             break req;
         }
     };
-    tcp.write_all(&req.accept_response(None, &[], &[]).unwrap())
-        .await
-        .unwrap();
+    let response = req.accept_response(None, &[], &[]).unwrap();
+    tcp.write_all(&response).await.unwrap();
+}
+
+/// A server built from the core engine directly, so its timing is ours to choose.
+async fn peer(listener: TcpListener, behaviour: Peer) {
+    let (mut tcp, _) = listener.accept().await.unwrap();
+    raw_accept(&mut tcp).await;
+    let mut buf = vec![0u8; 4096];
     let mut session = Session::new(
         SessionConfig::from_options(Role::Server, &Options::default()),
         [3; 32],
@@ -177,18 +182,8 @@ async fn unsolicited_pong_is_the_client_default() {
     let addr = listener.local_addr().unwrap();
     let counter = tokio::spawn(async move {
         let (mut tcp, _) = listener.accept().await.unwrap();
+        raw_accept(&mut tcp).await;
         let mut buf = vec![0u8; 4096];
-        let mut data = Vec::new();
-        let req = loop {
-            let n = tcp.read(&mut buf).await.unwrap();
-            data.extend_from_slice(&buf[..n]);
-            if let Some((req, _)) = parse_request(&data, Default::default()).unwrap() {
-                break req;
-            }
-        };
-        tcp.write_all(&req.accept_response(None, &[], &[]).unwrap())
-            .await
-            .unwrap();
         let mut wire = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(95);
         while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, tcp.read(&mut buf)).await {
