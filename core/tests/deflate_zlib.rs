@@ -105,3 +105,82 @@ fn zlib_compressed_messages_inflate_at_every_window() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const CHECKER: &str = r#"
+import json, sys, zlib
+cases = json.load(open(sys.argv[1]))
+for c in cases:
+    bits = c["bits"]
+    # A strict raw inflater with exactly the negotiated window: it rejects any
+    # distance too far back. (zlib cannot inflate with 8; 9 bounds it from above,
+    # and the codec's own test checks 8 distance by distance.)
+    d = zlib.decompressobj(-max(bits, 9))
+    out = b""
+    for m, plain in zip(c["messages"], c["plain"]):
+        if not c["takeover"]:
+            d = zlib.decompressobj(-max(bits, 9))
+        got = d.decompress(bytes.fromhex(m) + b"\x00\x00\xff\xff")
+        assert got == bytes.fromhex(plain), (bits, c["takeover"], len(got))
+print("ok", len(cases))
+"#;
+
+#[test]
+fn our_compressor_output_inflates_under_zlibs_strict_window() {
+    use sockweave_core::deflate::Compressor;
+    let mut rnd = 0x9e37_79b9u32;
+    let mut random = |n: usize| -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                rnd ^= rnd << 13;
+                rnd ^= rnd >> 17;
+                rnd ^= rnd << 5;
+                rnd as u8
+            })
+            .collect()
+    };
+    let mut plain: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"x".to_vec(),
+        br#"{"id":1,"name":"ada","tags":["a","b"],"ok":true}"#.repeat(200),
+        random(40_000),
+        b"0123456789".repeat(100_000),
+    ];
+    // A block repeated just beyond each window size, and just inside it.
+    for bits in 8..=15u32 {
+        let block = random(64);
+        for gap in [(1usize << bits).saturating_sub(64 + 200), (1 << bits) + 10] {
+            let mut m = block.clone();
+            m.extend(random(gap));
+            m.extend_from_slice(&block);
+            plain.push(m);
+        }
+    }
+    let mut cases = Vec::new();
+    for bits in 8..=15u8 {
+        for takeover in [true, false] {
+            let mut c = Compressor::new(bits, 6);
+            let mut msgs = Vec::new();
+            for p in &plain {
+                let mut out = Vec::new();
+                c.compress(p, true, &mut out);
+                if !takeover {
+                    c.reset();
+                }
+                msgs.push(hex::encode(out));
+            }
+            cases.push(serde_json::json!({
+                "bits": bits, "takeover": takeover, "messages": msgs,
+                "plain": plain.iter().map(hex::encode).collect::<Vec<_>>(),
+            }));
+        }
+    }
+    let path = std::env::temp_dir().join(format!("sockweave-strict-{}.json", std::process::id()));
+    std::fs::write(&path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let out = Command::new("python3").arg("-c").arg(CHECKER).arg(&path).output().expect("python3 is needed");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "strict inflate failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
