@@ -170,8 +170,16 @@ impl Compressor {
         }
         strm.next_in = core::ptr::null();
         strm.next_out = core::ptr::null_mut();
-        if end_of_message && out[start..].ends_with(&TAIL) {
-            out.truncate(out.len() - TAIL.len());
+        if end_of_message {
+            if out[start..].ends_with(&TAIL) {
+                out.truncate(out.len() - TAIL.len());
+            } else if out.len() == start {
+                // zlib emits nothing for a flush with no new input (an empty
+                // message after a flushed one). The receiver appends 00 00 ff ff,
+                // which is only the LEN/NLEN of an empty stored block: its 3-bit
+                // header must come from us (RFC 7692 section 7.2.3.6: "0x00").
+                out.push(0x00);
+            }
         }
     }
 
