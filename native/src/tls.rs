@@ -267,11 +267,13 @@ pub fn server_config(
 /// A TLS failure as an error that says what to do about it.
 pub(crate) fn handshake_error(host: &str, e: std::io::Error) -> Error {
     let detail = e.to_string();
-    let hint = if detail.contains("UnknownIssuer") {
+    // rustls spells these as Debug names or as sentences depending on the case.
+    let d = detail.to_ascii_lowercase().replace(' ', "");
+    let hint = if d.contains("unknownissuer") {
         " (the certificate's issuer is not trusted: add your CA with RootCertificates::Custom / --ca)"
-    } else if detail.contains("NotValidForName") {
+    } else if d.contains("notvalidforname") {
         " (the certificate is not valid for this host name: connect with the name it was issued for)"
-    } else if detail.contains("Expired") {
+    } else if d.contains("expired") {
         " (the certificate has expired)"
     } else {
         ""
