@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use sockweave::{
-    CertificateCheck, ClientWebSocket, ClientWebSocketOptions, ErrorKind, MessageType, Options, RootCertificates,
-    SendFlags,
+    CertificateCheck, ClientWebSocket, ClientWebSocketOptions, ErrorKind, MessageType, Options,
+    RootCertificates, SendFlags,
 };
 use tokio::net::TcpListener;
 
@@ -36,7 +36,8 @@ fn pki(names: &[&str], not_after_year: i32) -> Pki {
 
 /// A wss:// echo server; returns its port.
 async fn server(p: &Pki) -> u16 {
-    let config = sockweave::tls_server_config(p.cert_pem.as_bytes(), p.key_pem.as_bytes(), &[b"http/1.1"]).unwrap();
+    let config =
+        sockweave::tls_server_config(p.cert_pem.as_bytes(), p.key_pem.as_bytes(), &[b"http/1.1"]).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -44,15 +45,22 @@ async fn server(p: &Pki) -> u16 {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
-                let Ok(ws) = sockweave::accept(tls, &Options::default()).await else { return };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(ws) = sockweave::accept(tls, &Options::default()).await else {
+                    return;
+                };
                 let mut buf = [0u8; 1024];
                 while let Ok(r) = ws.receive(&mut buf).await {
                     if r.message_type == MessageType::Close {
                         let _ = ws.close_output(r.close_status, "").await;
                         break;
                     }
-                    let flags = SendFlags { end_of_message: r.end_of_message, disable_compression: false };
+                    let flags = SendFlags {
+                        end_of_message: r.end_of_message,
+                        disable_compression: false,
+                    };
                     if ws.send(&buf[..r.count], r.message_type, flags).await.is_err() {
                         break;
                     }
@@ -77,7 +85,9 @@ async fn trusted_ca_connects_and_echoes() {
         ..Default::default()
     };
     let ws = connect(&format!("wss://localhost:{port}/"), o).await.unwrap();
-    ws.send(b"over tls", MessageType::Text, SendFlags::END_OF_MESSAGE).await.unwrap();
+    ws.send(b"over tls", MessageType::Text, SendFlags::END_OF_MESSAGE)
+        .await
+        .unwrap();
     let mut buf = [0u8; 64];
     let r = ws.receive(&mut buf).await.unwrap();
     assert_eq!(&buf[..r.count], b"over tls");
@@ -87,14 +97,20 @@ async fn trusted_ca_connects_and_echoes() {
 async fn unknown_ca_is_rejected_by_default() {
     let p = pki(&["localhost"], 4000);
     let port = server(&p).await;
-    let e = connect(&format!("wss://localhost:{port}/"), ClientWebSocketOptions::default())
-        .await
-        .unwrap_err();
+    let e = connect(
+        &format!("wss://localhost:{port}/"),
+        ClientWebSocketOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
     assert!(e.message().contains("issuer is not trusted"), "{e}");
     let e = connect(
         &format!("wss://localhost:{port}/"),
-        ClientWebSocketOptions { root_certificates: RootCertificates::Bundled, ..Default::default() },
+        ClientWebSocketOptions {
+            root_certificates: RootCertificates::Bundled,
+            ..Default::default()
+        },
     )
     .await
     .unwrap_err();
@@ -139,12 +155,18 @@ async fn the_check_callback_sees_the_verdict_and_decides() {
             assert_eq!(ctx.server_name, "localhost");
             assert!(!ctx.end_entity.is_empty());
             // The default roots do not know the test CA: the verdict says so.
-            assert!(ctx.verification.as_ref().unwrap_err().contains("UnknownIssuer"), "{:?}", ctx.verification);
+            assert!(
+                ctx.verification.as_ref().unwrap_err().contains("UnknownIssuer"),
+                "{:?}",
+                ctx.verification
+            );
             true
         })),
         ..Default::default()
     };
-    connect(&format!("wss://localhost:{port}/"), accept_all).await.unwrap();
+    connect(&format!("wss://localhost:{port}/"), accept_all)
+        .await
+        .unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // A callback can also refuse a certificate normal verification accepts.
     let refuse = ClientWebSocketOptions {
@@ -155,6 +177,8 @@ async fn the_check_callback_sees_the_verdict_and_decides() {
         })),
         ..Default::default()
     };
-    let e = connect(&format!("wss://localhost:{port}/"), refuse).await.unwrap_err();
+    let e = connect(&format!("wss://localhost:{port}/"), refuse)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
 }
