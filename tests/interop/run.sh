@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Interop with real third-party peers, on 127.0.0.1 only, every step bounded:
+#   - our client (`sockweave connect`) against Python `websockets` and Node `ws`
+#     echo servers, plain and TLS (a test CA made here with openssl);
+#   - their clients against `sockweave serve --echo`, plain and TLS;
+#   - TLS verification on by default (unknown CA, wrong name) and --insecure;
+#   - a real HTTP proxy (Debian's tinyproxy), plain and TLS through it, with
+#     and without Basic proxy credentials.
+# Prints one line per check and `N passed, M failed`; exits non-zero on failure.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+HERE="$ROOT/tests/interop"
+BIN="$ROOT/target/release/sockweave"
+PY="$ROOT/tests/.cache/py3/bin/python"
+export NODE_PATH="$ROOT/tests/peers/node/node_modules"
+cargo build --release -p sockweave --bin sockweave >/dev/null
+[ -x "$PY" ] && [ -d "$NODE_PATH/ws" ] && command -v tinyproxy >/dev/null ||
+    { echo "peers missing: run tests/peers/setup.sh" >&2; exit 2; }
+
+TMP="$(mktemp -d)"
+chmod 755 "$TMP"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
+bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_line() { # FILE REGEX
+    for _ in $(seq 150); do grep -qE "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+wait_port() { for _ in $(seq 150); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+# A test CA and a certificate for localhost and 127.0.0.1.
+C="$TMP/certs"
+mkdir -p "$C"
+(
+    cd "$C"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj "/CN=sockweave test CA" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext.cnf
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf 2>/dev/null
+    # A certificate for another name only, for the wrong-name check.
+    openssl req -newkey rsa:2048 -nodes -keyout other.key -out other.csr -subj "/CN=example.test" 2>/dev/null
+    printf 'subjectAltName=DNS:example.test\nextendedKeyUsage=serverAuth\n' >other.cnf
+    openssl x509 -req -in other.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out other.pem -days 2 -extfile other.cnf 2>/dev/null
+)
+
+# Lines our client sends; stdin stays open 2 s more so every echo is back first.
+python3 - "$TMP/lines.txt" <<'PYEOF'
+import sys
+lines = ["hello", "héllo wörld ✓", "x" * 200000] + ["line %d" % i for i in range(100)]
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PYEOF
+send_lines() { (cat "$TMP/lines.txt"; sleep 2) | timeout 60 "$BIN" connect "$@"; }
+
+start_peer() { # NAME KIND(py|node) PORT [CERT KEY]
+    local name="$1" kind="$2" port="$3"
+    shift 3
+    if [ "$kind" = py ]; then
+        "$PY" "$HERE/echo_peers.py" server "$port" "$@" >"$TMP/$name.log" 2>&1 &
+    else
+        node "$HERE/echo_peers.js" server "$port" "$@" >"$TMP/$name.log" 2>&1 &
+    fi
+    PIDS+=($!)
+    wait_line "$TMP/$name.log" '^ready' || { bad "$name: did not start: $(tail -3 "$TMP/$name.log")"; return 1; }
+}
+
+# 1. Our client against their servers.
+for kind in py node; do
+    for tls in plain tls; do
+        name="$kind-server-$tls"
+        port="$(free_port)"
+        if [ $tls = tls ]; then
+            start_peer "$name" $kind "$port" "$C/server.pem" "$C/server.key" || continue
+            url="wss://localhost:$port"
+            extra=(--ca "$C/ca.pem")
+        else
+            start_peer "$name" $kind "$port" || continue
+            url="ws://127.0.0.1:$port"
+            extra=()
+        fi
+        if send_lines "$url/" "${extra[@]}" >"$TMP/$name.out" 2>"$TMP/$name.err" && cmp -s "$TMP/$name.out" "$TMP/lines.txt"; then
+            ok "$name: our client echoed $(wc -l <"$TMP/lines.txt") lines"
+        else
+            bad "$name: our client: $(tail -2 "$TMP/$name.err")"
+        fi
+        info="$( (sleep 1) | timeout 20 "$BIN" connect "$url/info" "${extra[@]}" --subprotocol superchat --subprotocol chat -H 'X-Test: 42' 2>/dev/null | head -1)"
+        if [ "$info" = "chat|42" ]; then
+            ok "$name: subprotocol and header seen by the server ($info)"
+        else
+            bad "$name: expected chat|42, got '$info'"
+        fi
+        if [ $tls = tls ]; then
+            # Verification is on by default: without --ca the issuer is unknown.
+            if err="$( (sleep 1) | timeout 20 "$BIN" connect "$url/" 2>&1)"; then
+                bad "$name: connected without trusting the CA"
+            elif grep -q "issuer is not trusted" <<<"$err"; then
+                ok "$name: unknown CA refused by default"
+            else
+                bad "$name: unexpected error: $err"
+            fi
+            if (sleep 1) | timeout 20 "$BIN" connect "$url/" --insecure >/dev/null 2>&1; then
+                ok "$name: --insecure connects"
+            else
+                bad "$name: --insecure failed"
+            fi
+        fi
+    done
+done
+
+# A server whose certificate is for another name.
+port="$(free_port)"
+if start_peer wrong-name py "$port" "$C/other.pem" "$C/other.key"; then
+    if err="$( (sleep 1) | timeout 20 "$BIN" connect "wss://localhost:$port/" --ca "$C/ca.pem" 2>&1)"; then
+        bad "wrong-name: connected to a certificate for example.test"
+    elif grep -q "not valid for this host name" <<<"$err"; then
+        ok "wrong-name: a certificate for another name is refused"
+    else
+        bad "wrong-name: unexpected error: $err"
+    fi
+fi
+
+# 2. Their clients against our server.
+for tls in plain tls; do
+    port="$(free_port)"
+    if [ $tls = tls ]; then
+        "$BIN" serve "127.0.0.1:$port" --echo --tls-cert "$C/server.pem" --tls-key "$C/server.key" >"$TMP/serve-$tls.log" 2>&1 &
+        url="wss://localhost:$port/"
+        ca=("$C/ca.pem")
+    else
+        "$BIN" serve "127.0.0.1:$port" --echo >"$TMP/serve-$tls.log" 2>&1 &
+        url="ws://127.0.0.1:$port/"
+        ca=()
+    fi
+    PIDS+=($!)
+    wait_line "$TMP/serve-$tls.log" '^listening' || { bad "serve-$tls did not start"; continue; }
+    if out="$(timeout 60 "$PY" "$HERE/echo_peers.py" client "$url" "${ca[@]}" 2>&1)"; then
+        ok "py-client-$tls: $out"
+    else
+        bad "py-client-$tls: $(tail -3 <<<"$out")"
+    fi
+    if out="$(timeout 60 node "$HERE/echo_peers.js" client "$url" "${ca[@]}" 2>&1)"; then
+        ok "node-client-$tls: $out"
+    else
+        bad "node-client-$tls: $(tail -3 <<<"$out")"
+    fi
+done
+
+# 3. Through a real HTTP proxy (tinyproxy), without and with Basic credentials.
+echo_port="$(free_port)"
+start_peer proxied-echo py "$echo_port" "$C/server.pem" "$C/server.key" || true
+for auth in open basic; do
+    pport="$(free_port)"
+    mkdir -p "$TMP/tp-$auth"
+    chmod 777 "$TMP/tp-$auth"
+    {
+        echo "Port $pport"
+        echo "Listen 127.0.0.1"
+        echo "Timeout 60"
+        echo "Allow 127.0.0.1"
+        echo "MaxClients 20"
+        echo "LogLevel Connect"
+        echo "LogFile \"$TMP/tp-$auth/tinyproxy.log\""
+        echo "PidFile \"$TMP/tp-$auth/tinyproxy.pid\""
+        [ $auth = basic ] && echo "BasicAuth ada secret"
+    } >"$TMP/tp-$auth/tinyproxy.conf"
+    tinyproxy -d -c "$TMP/tp-$auth/tinyproxy.conf" >"$TMP/tp-$auth/stdout.log" 2>&1 &
+    PIDS+=($!)
+    wait_port "$pport" || { bad "tinyproxy-$auth did not start: $(tail -3 "$TMP/tp-$auth/stdout.log")"; continue; }
+    creds=""
+    [ $auth = basic ] && creds="ada:secret@"
+    if send_lines "wss://localhost:$echo_port/" --ca "$C/ca.pem" --proxy "http://${creds}127.0.0.1:$pport" \
+        >"$TMP/tp-$auth/out" 2>"$TMP/tp-$auth/err" && cmp -s "$TMP/tp-$auth/out" "$TMP/lines.txt"; then
+        if grep -q "CONNECT" "$TMP/tp-$auth/tinyproxy.log"; then
+            ok "tinyproxy-$auth: wss:// through the proxy (tinyproxy logged the CONNECT)"
+        else
+            bad "tinyproxy-$auth: echo worked but tinyproxy logged no CONNECT"
+        fi
+    else
+        bad "tinyproxy-$auth: $(tail -2 "$TMP/tp-$auth/err")"
+    fi
+    if [ $auth = basic ]; then
+        if err="$( (sleep 1) | timeout 20 "$BIN" connect "wss://localhost:$echo_port/" --ca "$C/ca.pem" --proxy "http://127.0.0.1:$pport" 2>&1)"; then
+            bad "tinyproxy-basic: connected without proxy credentials"
+        elif grep -q "407" <<<"$err"; then
+            ok "tinyproxy-basic: without credentials the proxy's 407 is reported"
+        else
+            bad "tinyproxy-basic: unexpected error: $err"
+        fi
+    fi
+done
+
+echo "interop: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
