@@ -52,7 +52,10 @@ fn zlib_compressed_messages_inflate_at_every_window() {
     let plain = load(&dir.join("plain.json"));
     for bits in 9..=15u8 {
         for takeover in [true, false] {
-            let compressed = load(&dir.join(format!("w{bits}_{}.json", if takeover { "take" } else { "fresh" })));
+            let compressed = load(&dir.join(format!(
+                "w{bits}_{}.json",
+                if takeover { "take" } else { "fresh" }
+            )));
             let mut cfg = SessionConfig::from_options(Role::Server, &Options::default());
             cfg.deflate = Some(DeflateParams {
                 server_max_window_bits: 15,
@@ -64,14 +67,22 @@ fn zlib_compressed_messages_inflate_at_every_window() {
             for (i, (c, p)) in compressed.iter().zip(&plain).enumerate() {
                 // Each message in two frames when it can be split, to cross a frame boundary.
                 let cut = c.len() / 2;
-                let pieces: Vec<&[u8]> = if cut > 0 { vec![&c[..cut], &c[cut..]] } else { vec![&c[..]] };
+                let pieces: Vec<&[u8]> = if cut > 0 {
+                    vec![&c[..cut], &c[cut..]]
+                } else {
+                    vec![&c[..]]
+                };
                 let mut wire = Vec::new();
                 for (j, piece) in pieces.iter().enumerate() {
                     let key = [i as u8, j as u8, bits, 7];
                     let h = FrameHeader {
                         fin: j + 1 == pieces.len(),
                         rsv: if j == 0 { RSV1 } else { 0 },
-                        opcode: if j == 0 { OpCode::Binary } else { OpCode::Continuation },
+                        opcode: if j == 0 {
+                            OpCode::Binary
+                        } else {
+                            OpCode::Continuation
+                        },
                         mask: Some(key),
                         payload_len: piece.len() as u64,
                     };
@@ -179,7 +190,12 @@ fn our_compressor_output_inflates_under_zlibs_strict_window() {
     }
     let path = std::env::temp_dir().join(format!("sockweave-strict-{}.json", std::process::id()));
     std::fs::write(&path, serde_json::to_vec(&cases).unwrap()).unwrap();
-    let out = Command::new("python3").arg("-c").arg(CHECKER).arg(&path).output().expect("python3 is needed");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(CHECKER)
+        .arg(&path)
+        .output()
+        .expect("python3 is needed");
     let _ = std::fs::remove_file(&path);
     assert!(
         out.status.success(),

@@ -20,8 +20,8 @@ use core::ffi::c_void;
 use core::mem::MaybeUninit;
 
 use libz_rs_sys::{
-    deflate, deflateEnd, deflateInit2_, deflateReset, uInt, z_stream, zlibVersion, Z_BUF_ERROR, Z_DEFAULT_STRATEGY,
-    Z_DEFLATED, Z_OK, Z_SYNC_FLUSH,
+    deflate, deflateEnd, deflateInit2_, deflateReset, uInt, z_stream, zlibVersion, Z_BUF_ERROR,
+    Z_DEFAULT_STRATEGY, Z_DEFLATED, Z_OK, Z_SYNC_FLUSH,
 };
 
 use super::TAIL;
@@ -31,7 +31,10 @@ const HEADER: usize = 16;
 
 /// zlib's allocation callback over the global allocator.
 unsafe extern "C" fn zalloc(_opaque: *mut c_void, items: uInt, size: uInt) -> *mut c_void {
-    let Some(bytes) = (items as usize).checked_mul(size as usize).and_then(|n| n.checked_add(HEADER)) else {
+    let Some(bytes) = (items as usize)
+        .checked_mul(size as usize)
+        .and_then(|n| n.checked_add(HEADER))
+    else {
         return core::ptr::null_mut();
     };
     let Ok(layout) = Layout::from_size_align(bytes, HEADER) else {
@@ -259,13 +262,15 @@ mod tests {
             }
         }
         const LBASE: [u32; 29] = [
-            3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163,
-            195, 227, 258,
+            3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131,
+            163, 195, 227, 258,
         ];
-        const LEXTRA: [u32; 29] = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
+        const LEXTRA: [u32; 29] = [
+            0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0,
+        ];
         const DBASE: [u32; 30] = [
-            1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073,
-            4097, 6145, 8193, 12289, 16385, 24577,
+            1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049,
+            3073, 4097, 6145, 8193, 12289, 16385, 24577,
         ];
         let mut b = Bits { d: data, pos: 0 };
         let mut max = 0usize;
@@ -291,7 +296,8 @@ mod tests {
                         let hlit = b.bits(5) as usize + 257;
                         let hdist = b.bits(5) as usize + 1;
                         let hclen = b.bits(4) as usize + 4;
-                        const ORDER: [usize; 19] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
+                        const ORDER: [usize; 19] =
+                            [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
                         let mut cl = [0u8; 19];
                         for &i in ORDER.iter().take(hclen) {
                             cl[i] = b.bits(3) as u8;
