@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sockweave_core::handshake::{ClientHandshake, ClientRequest, HttpResponse};
-use sockweave_core::options::{DeflateOptions, HeaderList, Millis, DEFAULT_KEEP_ALIVE_INTERVAL};
+use sockweave_core::options::{
+    DeflateOptions, HeaderList, HttpVersion, HttpVersionPolicy, Millis, DEFAULT_KEEP_ALIVE_INTERVAL,
+};
 use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, SessionConfig, State};
 use sockweave_core::{CloseCode, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -270,6 +272,17 @@ impl ClientWebSocket {
         }
         self.options.options.validate()?;
         let target = Target::parse(uri)?;
+        // This build speaks HTTP/1.1 only: HTTP/2 may be asked for only where
+        // the policy allows falling back to a lower version.
+        if self.options.options.http_version == HttpVersion::Http2
+            && self.options.options.http_version_policy != HttpVersionPolicy::RequestVersionOrLower
+        {
+            return Err(Error::new(
+                ErrorKind::UnsupportedProtocol,
+                "HTTP/2 WebSockets (RFC 8441) are not available in this build, and the version policy \
+                 forbids falling back to HTTP/1.1; use httpVersionPolicy RequestVersionOrLower or HTTP/1.1",
+            ));
+        }
         self.connecting = true;
         let limit = crate::duration(self.options.options.handshake_timeout);
         let result = tokio::time::timeout(limit, self.handshake(&target)).await;

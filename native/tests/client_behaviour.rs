@@ -484,3 +484,24 @@ async fn handshake_timeouts_and_http_refusals() {
         ]
     );
 }
+
+#[tokio::test]
+async fn http2_requests_follow_the_version_policy() {
+    use sockweave::{HttpVersion, HttpVersionPolicy};
+    let port = server(Options::default(), accept_all()).await;
+    let url = format!("ws://127.0.0.1:{port}/");
+    for (policy, works) in [
+        (HttpVersionPolicy::RequestVersionOrLower, true),
+        (HttpVersionPolicy::RequestVersionExact, false),
+        (HttpVersionPolicy::RequestVersionOrHigher, false),
+    ] {
+        let mut ws = ClientWebSocket::new();
+        ws.options_mut().options.http_version = HttpVersion::Http2;
+        ws.options_mut().options.http_version_policy = policy;
+        let r = ws.connect(&url).await;
+        assert_eq!(r.is_ok(), works, "{policy:?}: {r:?}");
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::UnsupportedProtocol);
+        }
+    }
+}

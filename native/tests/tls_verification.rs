@@ -182,3 +182,85 @@ async fn the_check_callback_sees_the_verdict_and_decides() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Tls, "{e}");
 }
+
+#[tokio::test]
+async fn client_certificates_are_presented_when_the_server_asks() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use sockweave::ClientCertificate;
+
+    let p = pki(&["localhost"], 4000);
+    // The client's certificate, from the same test CA.
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let client_ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client_cert = CertificateParams::new(vec!["client".to_string()])
+        .unwrap()
+        .signed_by(&client_key, &client_ca)
+        .unwrap();
+
+    // A server that requires a client certificate from `client_ca`.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(client_ca.der().clone()).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(p.cert_pem.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(p.key_pem.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(tcp).await {
+                    if let Ok(ws) = sockweave::accept(tls, &Options::default()).await {
+                        let _ = ws
+                            .send(b"welcome", MessageType::Text, SendFlags::END_OF_MESSAGE)
+                            .await;
+                        let _ = ws.receive(&mut [0u8; 16]).await;
+                    }
+                }
+            });
+        }
+    });
+    let roots = RootCertificates::from_pem(p.ca_pem.as_bytes()).unwrap();
+    let with_cert = ClientWebSocketOptions {
+        root_certificates: roots.clone(),
+        client_certificate: Some(
+            ClientCertificate::from_pem(
+                client_cert.pem().as_bytes(),
+                client_key.serialize_pem().as_bytes(),
+            )
+            .unwrap(),
+        ),
+        ..Default::default()
+    };
+    let ws = connect(&format!("wss://localhost:{port}/"), with_cert)
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let r = ws.receive(&mut buf).await.unwrap();
+    assert_eq!(&buf[..r.count], b"welcome");
+    // Without one, the server ends the TLS handshake (TLS 1.3 reports it on first read).
+    let without = ClientWebSocketOptions {
+        root_certificates: roots,
+        ..Default::default()
+    };
+    let refused = match connect(&format!("wss://localhost:{port}/"), without).await {
+        Err(_) => true,
+        Ok(ws) => ws.receive(&mut buf).await.is_err(),
+    };
+    assert!(refused, "the server accepted a client without a certificate");
+}
