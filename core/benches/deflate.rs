@@ -18,7 +18,9 @@ fn rng(seed: &mut u64) -> u64 {
 
 fn corpora() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let mut s = 0x2545_f491_4f6c_dd1du64;
-    let words = ["hello", "there", "how", "are", "you", "today", "meeting", "at", "noon", "sounds", "good", "ok"];
+    let words = [
+        "hello", "there", "how", "are", "you", "today", "meeting", "at", "noon", "sounds", "good", "ok",
+    ];
     let users = ["ada", "grace", "linus", "barbara", "ken", "dennis"];
     let chat: Vec<Vec<u8>> = (0..4000)
         .map(|i| {
@@ -63,7 +65,11 @@ fn corpora() -> Vec<(&'static str, Vec<Vec<u8>>)> {
             v
         })
         .collect();
-    vec![("chat JSON", chat), ("log lines", logs), ("binary records", binary)]
+    vec![
+        ("chat JSON", chat),
+        ("log lines", logs),
+        ("binary records", binary),
+    ]
 }
 
 fn ours(msgs: &[Vec<u8>], bits: u8) -> usize {
