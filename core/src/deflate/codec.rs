@@ -348,7 +348,7 @@ mod tests {
         let mut buf = [0u8; 4096];
         let mut pos = 0;
         loop {
-            let (used, wrote) = d.decompress(&input[pos..], &mut buf).unwrap();
+            let (used, wrote, _) = d.decompress(&input[pos..], &mut buf).unwrap();
             pos += used;
             out.extend_from_slice(&buf[..wrote]);
             if used == 0 && wrote == 0 {

@@ -3,7 +3,7 @@
 
 use alloc::boxed::Box;
 use miniz_oxide::inflate::stream::{inflate, InflateState};
-use miniz_oxide::{DataFormat, MZError, MZFlush};
+use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 
 /// The bytes RFC 7692 section 7.2.2 has a receiver append to every message.
 pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -24,15 +24,21 @@ impl Decompressor {
         Self::default()
     }
 
-    /// Inflates from `input` into `out`: returns (bytes consumed, bytes written).
-    /// Output that did not fit is kept and returned by the next call (with any input).
-    pub fn decompress(&mut self, input: &[u8], out: &mut [u8]) -> Result<(usize, usize), InvalidDeflate> {
+    /// Inflates from `input` into `out`: returns (bytes consumed, bytes written,
+    /// whether the deflate stream has ended with a final block). Output that did
+    /// not fit is kept and returned by the next call (with any input).
+    pub fn decompress(
+        &mut self,
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<(usize, usize, bool), InvalidDeflate> {
         let state = self
             .state
             .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
         let r = inflate(state, input, out, MZFlush::None);
         match r.status {
-            Ok(_) | Err(MZError::Buf) => Ok((r.bytes_consumed, r.bytes_written)),
+            Ok(MZStatus::StreamEnd) => Ok((r.bytes_consumed, r.bytes_written, true)),
+            Ok(_) | Err(MZError::Buf) => Ok((r.bytes_consumed, r.bytes_written, false)),
             Err(_) => Err(InvalidDeflate),
         }
     }

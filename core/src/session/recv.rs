@@ -61,6 +61,10 @@ struct Inflating {
     produced: u64,
     /// How much of the RFC 7692 tail has been fed to the inflater.
     tail: usize,
+    /// The sender ended its deflate stream with a final block (RFC 7692
+    /// section 7.2.3.4 allows it): what follows in the message is ignored and
+    /// the next message starts a new stream.
+    ended: bool,
 }
 
 /// Something ready for the application, in wire order.
@@ -522,6 +526,7 @@ impl Session {
             utf8: (ty == MessageType::Text).then(Utf8Validator::new),
             produced: 0,
             tail: 0,
+            ended: false,
         });
         let mut count = 0;
         let mut eom = false;
@@ -542,9 +547,20 @@ impl Session {
             } else {
                 &[]
             };
-            let Ok((used, wrote)) = inflater.decompress(input, &mut out[count..]) else {
-                invalid = true;
-                break;
+            let (used, wrote) = if reading.ended {
+                // After a final block everything left in the message is skipped.
+                (input.len(), 0)
+            } else {
+                match inflater.decompress(input, &mut out[count..]) {
+                    Ok((used, wrote, ended)) => {
+                        reading.ended = ended;
+                        (used, wrote)
+                    }
+                    Err(_) => {
+                        invalid = true;
+                        break;
+                    }
+                }
             };
             if from_buf {
                 *start += used;
@@ -581,9 +597,10 @@ impl Session {
             utf8_ok &= reading.utf8.as_mut().is_none_or(|v| v.finish().is_ok());
         }
         let produced = reading.produced;
+        let ended = reading.ended;
         if eom {
             *inflating = None;
-            if self.recv.inflate_reset {
+            if self.recv.inflate_reset || ended {
                 if let Some(i) = self.recv.inflater.as_mut() {
                     i.reset();
                 }
@@ -605,8 +622,12 @@ impl Session {
             )));
         }
         if count == 0 && !eom && !out.is_empty() {
-            // Waiting for more of the message to arrive.
-            return Ok(None);
+            return match self.recv.items.front() {
+                // Waiting for more of the message to arrive.
+                Some(Item::Data { compressed: true, .. }) => Ok(None),
+                // The message was cut short by what follows (a Close): deliver that.
+                _ => self.receive(out),
+            };
         }
         Ok(Some(ReceiveResult {
             count,
