@@ -2,30 +2,8 @@
 # permessage-deflate interop: sockweave against Python `websockets` and Node `ws`,
 # both roles, at several parameter combinations. Loopback only, bounded in time.
 # Prints one line per check and `N passed, M failed`; exits non-zero on failure.
-set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$ROOT"
-BIN="$ROOT/target/release/sockweave"
-PY="$ROOT/tests/.cache/py3/bin/python"
-NODE_PATH="$ROOT/tests/peers/node/node_modules"
-export NODE_PATH
-HERE="$ROOT/tests/interop"
-cargo build --release -p sockweave --bin sockweave >/dev/null
-[ -x "$PY" ] && [ -d "$NODE_PATH/ws" ] || { echo "peers missing: run tests/peers/setup.sh" >&2; exit 2; }
-
-TMP="$(mktemp -d)"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
-trap cleanup EXIT
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   $*"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_ready() { # FILE: waits for a line "ready" or "listening"
-    for _ in $(seq 100); do grep -qE '^(ready|listening)' "$1" 2>/dev/null && return 0; sleep 0.1; done
-    return 1
-}
+set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Messages our client sends: text lines, among them long and repetitive ones.
 python3 - "$TMP/lines.txt" <<'PYEOF'
@@ -47,7 +25,7 @@ our_client() {
         node "$HERE/deflate_peers.js" server "$port" "$params" >"$out.srv" 2>&1 &
     fi
     PIDS+=($!)
-    if ! wait_ready "$out.srv"; then bad "$name: peer did not start: $(tail -3 "$out.srv")"; return; fi
+    if ! wait_line "$out.srv" "^(ready|listening)"; then bad "$name: peer did not start: $(tail -3 "$out.srv")"; return; fi
     # stdin ends 2 s after the last line so every echo is back before our Close
     # (a peer stops echoing once it has seen the Close).
     if ! (cat "$TMP/lines.txt"; sleep 2) | timeout 60 "$BIN" connect "ws://127.0.0.1:$port/ext" "--deflate=$spec" >"$out.out" 2>"$out.err"; then
@@ -68,7 +46,7 @@ our_server() {
     out="$TMP/$name"
     "$BIN" serve "127.0.0.1:$port" --echo "--deflate=$spec" >"$out.srv" 2>&1 &
     PIDS+=($!)
-    if ! wait_ready "$out.srv"; then bad "$name: sockweave serve did not start"; return; fi
+    if ! wait_line "$out.srv" "^(ready|listening)"; then bad "$name: sockweave serve did not start"; return; fi
     local rc=0
     if [ "$peer" = py ]; then
         timeout 60 "$PY" "$HERE/deflate_peers.py" client "ws://127.0.0.1:$port/" "$params" >"$out.out" 2>&1 || rc=$?

@@ -192,21 +192,8 @@ impl ClientHandshake {
             reason: String::from(resp.reason.unwrap_or("")),
             headers: convert_headers(resp.headers),
         };
-        match self.check(&response) {
-            Ok(sel) => Ok(Some((
-                HandshakeAccepted {
-                    response,
-                    protocol: sel.protocol,
-                    extensions: sel.extensions,
-                    deflate: sel.deflate,
-                },
-                n,
-            ))),
-            Err(error) => Err(ClientHandshakeError {
-                error,
-                response: Some(response),
-            }),
-        }
+        let selection = self.check(&response);
+        super::verdict(response, selection).map(|a| Some((a, n)))
     }
 
     fn check(&self, r: &HttpResponse) -> Result<super::Selection, Error> {

@@ -124,23 +124,13 @@ impl H2ConnectRequest {
                 response: Some(response),
             });
         }
-        match check_selection(
+        let selection = check_selection(
             &response.headers,
             &self.offered_protocols,
             &self.offered_extensions,
             self.offered_deflate.as_ref(),
-        ) {
-            Ok(sel) => Ok(HandshakeAccepted {
-                response,
-                protocol: sel.protocol,
-                extensions: sel.extensions,
-                deflate: sel.deflate,
-            }),
-            Err(error) => Err(ClientHandshakeError {
-                error,
-                response: Some(response),
-            }),
-        }
+        );
+        super::verdict(response, selection)
     }
 }
 

@@ -255,6 +255,26 @@ pub(crate) struct Selection {
     pub deflate: Option<DeflateParams>,
 }
 
+/// The client's verdict on a response: accepted with what it selected, or
+/// refused with the response kept for the caller (shared by HTTP/1.1 and HTTP/2).
+pub(crate) fn verdict(
+    response: HttpResponse,
+    selection: Result<Selection, Error>,
+) -> Result<HandshakeAccepted, ClientHandshakeError> {
+    match selection {
+        Ok(sel) => Ok(HandshakeAccepted {
+            response,
+            protocol: sel.protocol,
+            extensions: sel.extensions,
+            deflate: sel.deflate,
+        }),
+        Err(error) => Err(ClientHandshakeError {
+            error,
+            response: Some(response),
+        }),
+    }
+}
+
 pub(crate) fn convert_headers(raw: &[httparse::Header<'_>]) -> Headers {
     raw.iter()
         .map(|h| {
