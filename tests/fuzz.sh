@@ -179,6 +179,11 @@ for t in "${TARGETS[@]}"; do
         before_n="$(find "$FUZZ/corpus/$t" -type f | wc -l)"
         "$bin" -merge=1 "${opts[@]}" "$FUZZ/corpus/$t" "$work" >"$LOGS/$t.merge.log" 2>&1 ||
             echo "    merge into fuzz/corpus/$t failed, see ${LOGS#"$ROOT"/}/$t.merge.log"
+        # libFuzzer names inputs by their SHA-1, which fuzz/.gitignore ignores.
+        for f in "$FUZZ/corpus/$t"/*; do
+            b="$(basename "$f")"
+            [[ "$b" =~ ^[0-9a-f]{40}$ ]] && mv "$f" "$FUZZ/corpus/$t/found-${b:0:16}"
+        done
         echo "    fuzz/corpus/$t: $before_n -> $(find "$FUZZ/corpus/$t" -type f | wc -l) files"
     fi
     rm -rf "$work"

@@ -274,8 +274,8 @@ impl Session {
         self.recv.eof = true;
     }
 
-    /// True when nothing is waiting for [`receive`](Self::receive): it would
-    /// return `Ok(None)` until more input arrives.
+    /// True when [`receive`](Self::receive) has something to return without
+    /// more input: message data, a Close, or an error.
     pub fn has_received(&self) -> bool {
         !self.recv.items.is_empty()
             || self.failure.is_some()
