@@ -3,6 +3,8 @@
   echo_peers.py server PORT [CERT KEY]   echo server (TLS with CERT/KEY); subprotocols chat and
                                          superchat; on /info it first sends "<subprotocol>|<X-Test>"
   echo_peers.py client URL [CA]          the client suite against an echo server (CA: trust it)
+  echo_peers.py push PORT                a server that sends messages, checks that the client
+                                         echoes them, then closes with 1000 (for `connect --echo`)
 """
 import asyncio
 import os
@@ -56,9 +58,29 @@ async def run_client(url, ca=None):
     print("ok %d messages, ping, fragmented, close 1000" % (len(cases) + 1), flush=True)
 
 
+async def run_push(port):
+    done = asyncio.get_running_loop().create_future()
+
+    async def push(ws):
+        try:
+            for m in ["one", b"\x00\x01two", "three ✓", "x" * 100000]:
+                await ws.send(m)
+                assert await ws.recv() == m, "echo differs"
+            await ws.close(1000, "bye")
+            done.set_result("echoes ok")
+        except Exception as e:  # reported by the test
+            done.set_result("FAILED: %r" % e)
+
+    async with serve(push, "127.0.0.1", port, max_size=None, compression=None):
+        print("ready", flush=True)
+        print(await done, flush=True)
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     if mode == "server":
         asyncio.run(run_server(int(sys.argv[2]), *sys.argv[3:5]))
+    elif mode == "push":
+        asyncio.run(run_push(int(sys.argv[2])))
     else:
         asyncio.run(run_client(sys.argv[2], *sys.argv[3:4]))

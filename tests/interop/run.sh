@@ -100,6 +100,24 @@ if start_peer wrong-name py "$port" "$C/other.pem" "$C/other.key"; then
     fi
 fi
 
+# `connect --echo` sends back what a third-party server sends and exits 0 on its close.
+port="$(free_port)"
+"$PY" "$HERE/echo_peers.py" push "$port" >"$TMP/push.log" 2>&1 &
+PIDS+=($!)
+if wait_line "$TMP/push.log" '^ready'; then
+    if timeout 30 "$BIN" connect "ws://127.0.0.1:$port/" --echo >/dev/null 2>"$TMP/push.err"; then
+        if wait_line "$TMP/push.log" '^echoes ok'; then
+            ok "connect --echo: the server's 4 messages echoed, exit 0 after its close"
+        else
+            bad "connect --echo: $(tail -1 "$TMP/push.log")"
+        fi
+    else
+        bad "connect --echo exited non-zero: $(tail -2 "$TMP/push.err")"
+    fi
+else
+    bad "push server did not start"
+fi
+
 # 2. Their clients against our server.
 for tls in plain tls; do
     port="$(free_port)"
