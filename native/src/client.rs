@@ -165,7 +165,8 @@ impl ClientWebSocketOptions {
 pub struct ClientWebSocket {
     options: ClientWebSocketOptions,
     ws: Option<WebSocket>,
-    connecting: bool,
+    /// `connect` was called (a ClientWebSocket connects once, like .NET's).
+    used: bool,
     response: Option<HttpResponse>,
 }
 
@@ -264,7 +265,7 @@ impl ClientWebSocket {
     /// ([`Error::response`]) and in [`http_status_code`](Self::http_status_code) /
     /// [`http_response_headers`](Self::http_response_headers).
     pub async fn connect(&mut self, uri: &str) -> Result<(), Error> {
-        if self.ws.is_some() || self.connecting {
+        if self.used {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "connect was already called on this ClientWebSocket",
@@ -283,10 +284,9 @@ impl ClientWebSocket {
                  forbids falling back to HTTP/1.1; use httpVersionPolicy RequestVersionOrLower or HTTP/1.1",
             ));
         }
-        self.connecting = true;
+        self.used = true;
         let limit = crate::duration(self.options.options.handshake_timeout);
         let result = tokio::time::timeout(limit, self.handshake(&target)).await;
-        self.connecting = false;
         let result = result.unwrap_or_else(|_| {
             Err(Error::new(
                 ErrorKind::Timeout,
@@ -468,12 +468,12 @@ impl ClientWebSocket {
         })
     }
 
-    /// `None` before `connect`, `Connecting` during it, then the connection's state.
+    /// `None` before `connect`, then the connection's state; `Closed` after a
+    /// failed (or cancelled) `connect`.
     pub fn state(&self) -> State {
         match &self.ws {
             Some(ws) => ws.state(),
-            None if self.connecting => State::Connecting,
-            None if self.response.is_some() => State::Closed,
+            None if self.used => State::Closed,
             None => State::None,
         }
     }

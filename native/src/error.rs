@@ -156,6 +156,19 @@ impl From<OptionsError> for Error {
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        // Under TLS 1.3 the server checks the client certificate after the
+        // handshake, so its refusal arrives on the first read: still a TLS failure.
+        if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+            let hint = match tls {
+                rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired)
+                | rustls::Error::AlertReceived(rustls::AlertDescription::BadCertificate)
+                | rustls::Error::AlertReceived(rustls::AlertDescription::UnknownCA) => {
+                    " (the server refused our client certificate, or wanted one: set client_certificate)"
+                }
+                _ => "",
+            };
+            return Error::new(ErrorKind::Tls, format!("TLS failure: {tls}{hint}")).with_source(e);
+        }
         let kind = match e.kind() {
             io::ErrorKind::TimedOut => ErrorKind::Timeout,
             io::ErrorKind::UnexpectedEof => ErrorKind::ConnectionClosedPrematurely,

@@ -101,7 +101,17 @@ where
     };
     let deflate = req.negotiate_deflate(options.dangerous_deflate_options.as_ref());
     let extensions: Vec<_> = deflate.iter().map(|(_, e)| e.clone()).collect();
-    let response = req.accept_response(answer.sub_protocol.as_deref(), &extensions, &answer.headers)?;
+    let response = match req.accept_response(answer.sub_protocol.as_deref(), &extensions, &answer.headers) {
+        Ok(r) => r,
+        Err(error) => {
+            // The application's answer is unusable (say, a subprotocol the client did
+            // not offer): the client still gets an HTTP answer, a server error.
+            let e = RequestError { error, status: 500 };
+            let _ = stream.write_all(&reject_response(&e, &[])).await;
+            let _ = stream.shutdown().await;
+            return Err(Error::from(e.error));
+        }
+    };
     tokio::time::timeout(limit, stream.write_all(&response))
         .await
         .map_err(|_| Error::new(ErrorKind::Timeout, "writing the handshake response timed out"))??;

@@ -63,7 +63,9 @@ impl DriverConfig {
 
 struct Inner {
     session: Session,
-    recv_waker: Option<Waker>,
+    /// Every task waiting in a receive (or `close`, which receives): each must
+    /// be woken, not only the last one to poll.
+    recv_wakers: Vec<Waker>,
     send_wakers: Vec<Waker>,
     driver_waker: Option<Waker>,
     /// The driver stopped reading because the receive buffer is full.
@@ -76,7 +78,7 @@ struct Inner {
 
 impl Inner {
     fn wake_app(&mut self) {
-        if let Some(w) = self.recv_waker.take() {
+        for w in self.recv_wakers.drain(..) {
             w.wake();
         }
         for w in self.send_wakers.drain(..) {
@@ -110,7 +112,11 @@ struct Owner(Arc<Shared>);
 impl Drop for Owner {
     fn drop(&mut self) {
         let mut inner = self.0.lock();
-        inner.session.abort();
+        // After the close handshake (or a failure) the driver still owes the
+        // peer our queued Close: let it write that, then end.
+        if !matches!(inner.session.state(), State::Closed | State::Aborted) {
+            inner.session.abort();
+        }
         inner.wake_driver();
     }
 }
@@ -178,7 +184,7 @@ impl WebSocket {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 session,
-                recv_waker: None,
+                recv_wakers: Vec::new(),
                 send_wakers: Vec::new(),
                 driver_waker: None,
                 read_stalled: false,
@@ -256,7 +262,7 @@ impl WebSocket {
             }
             Ok(None) if inner.finished => Poll::Ready(Err(Error::closed_prematurely())),
             Ok(None) => {
-                inner.recv_waker = Some(cx.waker().clone());
+                add_waker(&mut inner.recv_wakers, cx.waker());
                 Poll::Pending
             }
             Err(e) => Poll::Ready(Err(e.into())),
@@ -320,7 +326,7 @@ impl WebSocket {
         if inner.finished {
             return Poll::Ready(Err(Error::closed_prematurely()));
         }
-        inner.send_wakers.push(cx.waker().clone());
+        add_waker(&mut inner.send_wakers, cx.waker());
         Poll::Pending
     }
 
@@ -381,7 +387,7 @@ impl WebSocket {
             if inner.finished {
                 Poll::Ready(())
             } else {
-                inner.send_wakers.push(cx.waker().clone());
+                add_waker(&mut inner.send_wakers, cx.waker());
                 Poll::Pending
             }
         })
@@ -504,6 +510,10 @@ impl Future for Driver {
                 let n = inner.session.feed(&this.early);
                 this.early.drain(..n);
                 read_any = n > 0;
+                if !this.early.is_empty() {
+                    // The receive buffer is full: a receive must wake us to feed the rest.
+                    inner.read_stalled = true;
+                }
             }
             while !this.eof && this.early.is_empty() {
                 let mut scratch = [0u8; 256];
@@ -608,6 +618,14 @@ impl Future for Driver {
             inner.driver_waker = Some(cx.waker().clone());
             return Poll::Pending;
         }
+    }
+}
+
+/// Registers `w` unless it would wake a task already registered (a task
+/// polled again must not grow the list).
+fn add_waker(list: &mut Vec<Waker>, w: &Waker) {
+    if !list.iter().any(|x| x.will_wake(w)) {
+        list.push(w.clone());
     }
 }
 

@@ -1,0 +1,170 @@
+//! Helpers shared by the integration tests: a time bound for test bodies, a
+//! test PKI made with rcgen, echo loops and echo servers (plain and TLS).
+//!
+//! Each test file uses a different subset, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    IsCa, KeyPair, KeyUsagePurpose,
+};
+use sockweave::{ClientWebSocket, ClientWebSocketOptions, MessageType, Options, SendFlags, WebSocket};
+use tokio::net::TcpListener;
+
+/// Safety bound around every test body: a hang fails the test instead of blocking the run.
+pub const LIMIT: Duration = Duration::from_secs(10);
+
+/// Runs `f`, failing the test if it takes longer than [`LIMIT`].
+pub async fn bounded<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(LIMIT, f)
+        .await
+        .expect("the test did not finish within its 10 s safety bound")
+}
+
+/// A test certificate authority.
+pub struct Ca {
+    pub issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+/// A certificate and its key, in PEM.
+pub struct Leaf {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl Ca {
+    pub fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name);
+        params.distinguished_name = dn;
+        Ca {
+            issuer: CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap(),
+        }
+    }
+
+    pub fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A server certificate for `names`, valid from 2000 to `not_after_year`.
+    pub fn server_cert(&self, names: &[&str], not_after_year: i32) -> Leaf {
+        self.leaf(names, not_after_year, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// A client certificate.
+    pub fn client_cert(&self, name: &str) -> Leaf {
+        self.leaf(&[name], 4000, ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn leaf(&self, names: &[&str], not_after_year: i32, usage: ExtendedKeyUsagePurpose) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, names[0]);
+        params.distinguished_name = dn;
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(not_after_year, 1, 1);
+        params.extended_key_usages = vec![usage];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+/// Echoes every message (piece by piece) until the peer's Close, which it
+/// answers with the same status.
+pub async fn echo(ws: &WebSocket) {
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(r) = ws.receive(&mut buf).await {
+        if r.message_type == MessageType::Close {
+            let _ = ws
+                .close_output(r.close_status.filter(|c| c.is_valid_on_wire()), "")
+                .await;
+            return;
+        }
+        let flags = SendFlags {
+            end_of_message: r.end_of_message,
+            disable_compression: false,
+        };
+        if ws.send(&buf[..r.count], r.message_type, flags).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A ws:// echo server on 127.0.0.1; returns its port.
+pub async fn echo_server(options: Options) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let options = options.clone();
+            tokio::spawn(async move {
+                if let Ok(ws) = sockweave::accept(tcp, &options).await {
+                    echo(&ws).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A wss:// echo server with this rustls configuration; returns its port.
+pub async fn tls_echo_server(config: Arc<rustls::ServerConfig>) -> u16 {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                if let Ok(ws) = sockweave::accept(tls, &Options::default()).await {
+                    echo(&ws).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// A wss:// echo server for `leaf` made with `sockweave::tls_server_config`.
+pub async fn tls_echo_server_for(leaf: &Leaf) -> u16 {
+    let config =
+        sockweave::tls_server_config(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes(), &[b"http/1.1"])
+            .unwrap();
+    tls_echo_server(config).await
+}
+
+/// Connects a client with these options.
+pub async fn connect(
+    url: &str,
+    options: ClientWebSocketOptions,
+) -> Result<ClientWebSocket, sockweave::Error> {
+    let mut ws = ClientWebSocket::with_options(options);
+    ws.connect(url).await.map(|_| ws)
+}
+
+/// Sends `text` and checks it comes back whole.
+pub async fn assert_echo(ws: &ClientWebSocket, text: &str) {
+    ws.send(text.as_bytes(), MessageType::Text, SendFlags::END_OF_MESSAGE)
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; text.len() + 16];
+    let r = ws.receive(&mut buf).await.unwrap();
+    assert_eq!(r.message_type, MessageType::Text);
+    assert!(r.end_of_message);
+    assert_eq!(&buf[..r.count], text.as_bytes());
+}
