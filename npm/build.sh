@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Builds the npm package's engine: sockweave-wasm for wasm32, wasm-bindgen
+# (--target nodejs) into npm/dist/, then wasm-opt -Oz from the npm `binaryen`
+# package (>= 110; Debian's binaryen 108 breaks wasm-bindgen output, so it is
+# never used). Idempotent: wasm-bindgen-cli is installed (at exactly the
+# version of the wasm-bindgen crate in Cargo.lock) only when missing, binaryen
+# only when npm/node_modules lacks it.
+#
+# Environment: CARGO_TARGET_DIR (default: the workspace's target/),
+# SOCKWEAVE_NO_WASM_OPT=1 to skip wasm-opt.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+DIST="$HERE/dist"
+
+log() { printf 'npm/build.sh: %s\n' "$*" >&2; }
+
+# The wasm-bindgen version pinned in Cargo.lock.
+WB_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")"
+[ -n "$WB_VERSION" ] || { log "no wasm-bindgen in Cargo.lock"; exit 1; }
+
+rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+    || rustup target add wasm32-unknown-unknown
+
+WB="$(command -v wasm-bindgen || true)"
+if [ -z "$WB" ] || [ "$("$WB" --version | awk '{print $2}')" != "$WB_VERSION" ]; then
+    log "installing wasm-bindgen-cli $WB_VERSION (about 3 minutes)"
+    # Not --locked: the registry mirror here lacks one of its pinned dependency versions.
+    cargo install --force wasm-bindgen-cli --version "$WB_VERSION"
+    WB="$(command -v wasm-bindgen || echo "$HOME/.cargo/bin/wasm-bindgen")"
+fi
+
+log "cargo build (wasm32-unknown-unknown, release, LTO)"
+# LTO and one codegen unit make the module about 5% smaller; they apply to this
+# wasm32 build only (the workspace profile is left as it is for native builds).
+CARGO_PROFILE_RELEASE_LTO="${CARGO_PROFILE_RELEASE_LTO:-true}" \
+CARGO_PROFILE_RELEASE_CODEGEN_UNITS="${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-1}" \
+cargo build --release --target wasm32-unknown-unknown -p sockweave-wasm --manifest-path "$ROOT/Cargo.toml"
+WASM="$TARGET_DIR/wasm32-unknown-unknown/release/sockweave_wasm.wasm"
+
+rm -rf "$DIST.tmp"
+mkdir -p "$DIST.tmp"
+"$WB" --target nodejs --out-dir "$DIST.tmp" --out-name sockweave_wasm --no-typescript "$WASM"
+
+if [ "${SOCKWEAVE_NO_WASM_OPT:-0}" != 1 ]; then
+    OPT="$HERE/node_modules/.bin/wasm-opt"
+    if [ ! -x "$OPT" ]; then
+        log "installing binaryen (npm) for wasm-opt"
+        (cd "$HERE" && npm install --no-save --no-audit --no-fund --no-package-lock binaryen@132.0.0 >&2)
+    fi
+    "$OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+        --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
+        "$DIST.tmp/sockweave_wasm_bg.wasm" -o "$DIST.tmp/sockweave_wasm_bg.opt.wasm"
+    mv "$DIST.tmp/sockweave_wasm_bg.opt.wasm" "$DIST.tmp/sockweave_wasm_bg.wasm"
+fi
+
+rm -rf "$DIST"
+mv "$DIST.tmp" "$DIST"
+log "built $(wc -c <"$DIST/sockweave_wasm_bg.wasm") bytes of wasm ($(gzip -9c "$DIST/sockweave_wasm_bg.wasm" | wc -c) gzipped) in npm/dist/"
