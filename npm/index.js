@@ -1,0 +1,18 @@
+'use strict';
+// sockweave for Node: the sockweave-core WebSocket engine (compiled to wasm)
+// with Node transports. See README.md and index.d.ts.
+
+const { WebSocket, Message, normalizeOptions } = require('./lib/websocket.js');
+const { ClientWebSocket } = require('./lib/client.js');
+const { acceptUpgrade, accept } = require('./lib/server.js');
+const { WebSocketError } = require('./lib/errors.js');
+
+module.exports = {
+  WebSocket,
+  ClientWebSocket,
+  Message,
+  WebSocketError,
+  acceptUpgrade,
+  accept,
+  normalizeOptions,
+};

@@ -1,0 +1,10 @@
+// The ES module face of the package: the same objects as the CommonJS entry.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const sockweave = require('./index.js');
+
+export const {
+  WebSocket, ClientWebSocket, Message, WebSocketError, acceptUpgrade, accept, normalizeOptions,
+} = sockweave;
+export default sockweave;
