@@ -1,20 +1,21 @@
-//! [`ClientWebSocket`]: connect to `ws://` and `wss://` URLs over HTTP/1.1,
-//! with the options of .NET's `ClientWebSocketOptions`.
+//! [`ClientWebSocket`]: connect to `ws://` and `wss://` URLs over HTTP/1.1
+//! (RFC 6455) or HTTP/2 (RFC 8441), with the options of .NET's
+//! `ClientWebSocketOptions`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sockweave_core::handshake::{ClientHandshake, ClientRequest, HttpResponse};
-use sockweave_core::options::{
-    DeflateOptions, HeaderList, HttpVersion, HttpVersionPolicy, Millis, DEFAULT_KEEP_ALIVE_INTERVAL,
+use sockweave_core::handshake::{
+    ClientHandshake, ClientRequest, H2ConnectRequest, HandshakeAccepted, HttpResponse,
 };
+use sockweave_core::options::{DeflateOptions, HeaderList, HttpVersion, Millis, DEFAULT_KEEP_ALIVE_INTERVAL};
 use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, SessionConfig, State};
 use sockweave_core::{CloseCode, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use crate::error::{Error, ErrorKind};
+use crate::http2::client::H2Client;
+use crate::invoker::{non_default, Connection, Invoker, InvokerOptions, Plan, Target};
 use crate::proxy::Proxy;
 use crate::tls::{CertificateCheck, ClientCertificate, RootCertificates};
 use crate::websocket::{DriverConfig, Transport, WebSocket};
@@ -65,7 +66,7 @@ impl CookieJar {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn header_for(&self, url: &url::Url) -> Option<String> {
+    pub(crate) fn header_for(&self, url: &url::Url) -> Option<String> {
         let store = self.lock();
         let pairs: Vec<String> = store
             .get_request_values(url)
@@ -74,9 +75,9 @@ impl CookieJar {
         (!pairs.is_empty()).then(|| pairs.join("; "))
     }
 
-    fn store_from(&self, response: &HttpResponse, url: &url::Url) {
+    pub(crate) fn store_from(&self, headers: &[(String, String)], url: &url::Url) {
         let mut store = self.lock();
-        for (k, v) in &response.headers {
+        for (k, v) in headers {
             if k.eq_ignore_ascii_case("set-cookie") {
                 // A malformed or foreign-domain cookie is ignored, as browsers do.
                 let _ = store.parse(v, url);
@@ -125,6 +126,18 @@ pub struct ClientWebSocketOptions {
 }
 
 impl ClientWebSocketOptions {
+    /// The connection settings, as an [`Invoker`] holds them.
+    pub fn invoker_options(&self) -> InvokerOptions {
+        InvokerOptions {
+            cookies: self.cookies.clone(),
+            credentials: self.credentials.clone(),
+            proxy: self.proxy.clone(),
+            client_certificate: self.client_certificate.clone(),
+            remote_certificate_validation: self.remote_certificate_validation.clone(),
+            root_certificates: self.root_certificates.clone(),
+        }
+    }
+
     /// Adds a subprotocol to offer (.NET's `AddSubProtocol`).
     pub fn add_sub_protocol(&mut self, protocol: &str) -> &mut Self {
         self.options.sub_protocols.push(protocol.to_owned());
@@ -168,74 +181,7 @@ pub struct ClientWebSocket {
     /// `connect` was called (a ClientWebSocket connects once, like .NET's).
     used: bool,
     response: Option<HttpResponse>,
-}
-
-/// The parts of a `ws://` / `wss://` URL a handshake needs.
-struct Target {
-    secure: bool,
-    host: String,
-    port: u16,
-    /// `Host` header / `:authority` / CONNECT target.
-    authority: String,
-    path: String,
-    url: url::Url,
-}
-
-impl Target {
-    fn parse(uri: &str) -> Result<Target, Error> {
-        let url = parse_url(uri)?;
-        let secure = match url.scheme() {
-            "ws" | "http" => false,
-            "wss" | "https" => true,
-            s => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("URL scheme {s:?} is not a WebSocket scheme; use ws:// or wss://"),
-                ))
-            }
-        };
-        if url.fragment().is_some() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "a WebSocket URL must not have a fragment (#...) (RFC 6455 section 3)",
-            ));
-        }
-        let host_display = url
-            .host_str()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, format!("URL {uri:?} has no host")))?
-            .to_owned();
-        let default_port = if secure { 443 } else { 80 };
-        let port = url.port().unwrap_or(default_port);
-        let authority = if port == default_port {
-            host_display.clone()
-        } else {
-            format!("{host_display}:{port}")
-        };
-        let mut path = url.path().to_owned();
-        if path.is_empty() {
-            path.push('/');
-        }
-        if let Some(q) = url.query() {
-            path.push('?');
-            path.push_str(q);
-        }
-        Ok(Target {
-            secure,
-            host: host_display.trim_matches(['[', ']']).to_owned(),
-            port,
-            authority,
-            path,
-            url,
-        })
-    }
-
-    fn connect_authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
+    http_version: Option<HttpVersion>,
 }
 
 impl ClientWebSocket {
@@ -259,12 +205,44 @@ impl ClientWebSocket {
         &mut self.options
     }
 
-    /// Connects and performs the opening handshake over HTTP/1.1 (.NET's `ConnectAsync`).
+    /// Connects and performs the opening handshake (.NET's `ConnectAsync`),
+    /// over HTTP/1.1 or HTTP/2 as `options.http_version` and
+    /// `options.http_version_policy` allow (see [`Invoker`] for the table).
+    /// The connection settings (TLS, proxy, cookies, credentials) are this
+    /// client's options.
     ///
     /// On failure the server's response, if it sent one, is in the error
     /// ([`Error::response`]) and in [`http_status_code`](Self::http_status_code) /
     /// [`http_response_headers`](Self::http_response_headers).
     pub async fn connect(&mut self, uri: &str) -> Result<(), Error> {
+        let invoker = Invoker::new(self.options.invoker_options());
+        self.connect_via(uri, &invoker).await
+    }
+
+    /// Connects through `invoker` (.NET's `ConnectAsync(uri, invoker, ...)`):
+    /// its pooled HTTP/2 connection to the origin is shared with other
+    /// WebSockets and requests, and its connection settings apply.
+    ///
+    /// Fails at once, before any I/O, with [`ErrorKind::IncompatibleOptions`]
+    /// when this client's own connection settings (cookies, credentials, proxy,
+    /// client certificate, certificate validation, roots) are not at their
+    /// defaults: they belong to the invoker.
+    pub async fn connect_with(&mut self, uri: &str, invoker: &Invoker) -> Result<(), Error> {
+        let set = non_default(&self.options.invoker_options());
+        if !set.is_empty() {
+            return Err(Error::new(
+                ErrorKind::IncompatibleOptions,
+                format!(
+                    "the ClientWebSocket options {} cannot be used with an invoker: set them on the \
+                     Invoker's InvokerOptions instead, or connect without an invoker",
+                    set.join(", ")
+                ),
+            ));
+        }
+        self.connect_via(uri, invoker).await
+    }
+
+    async fn connect_via(&mut self, uri: &str, invoker: &Invoker) -> Result<(), Error> {
         if self.used {
             return Err(Error::new(
                 ErrorKind::InvalidState,
@@ -273,20 +251,21 @@ impl ClientWebSocket {
         }
         self.options.options.validate()?;
         let target = Target::parse(uri)?;
-        // This build speaks HTTP/1.1 only: HTTP/2 may be asked for only where
-        // the policy allows falling back to a lower version.
-        if self.options.options.http_version == HttpVersion::Http2
-            && self.options.options.http_version_policy != HttpVersionPolicy::RequestVersionOrLower
-        {
+        if !matches!(target.url.scheme(), "ws" | "wss") {
             return Err(Error::new(
-                ErrorKind::UnsupportedProtocol,
-                "HTTP/2 WebSockets (RFC 8441) are not available in this build, and the version policy \
-                 forbids falling back to HTTP/1.1; use httpVersionPolicy RequestVersionOrLower or HTTP/1.1",
+                ErrorKind::InvalidArgument,
+                format!("{uri:?} is not a WebSocket URL; use ws:// or wss://"),
+            ));
+        }
+        if target.url.fragment().is_some() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "a WebSocket URL must not have a fragment (#...) (RFC 6455 section 3)",
             ));
         }
         self.used = true;
         let limit = crate::duration(self.options.options.handshake_timeout);
-        let result = tokio::time::timeout(limit, self.handshake(&target)).await;
+        let result = tokio::time::timeout(limit, self.handshake(&target, invoker)).await;
         let result = result.unwrap_or_else(|_| {
             Err(Error::new(
                 ErrorKind::Timeout,
@@ -294,9 +273,10 @@ impl ClientWebSocket {
             ))
         });
         match result {
-            Ok((ws, response)) => {
+            Ok((ws, response, version)) => {
                 self.response = Some(response);
                 self.ws = Some(ws);
+                self.http_version = Some(version);
                 Ok(())
             }
             Err(e) => {
@@ -306,14 +286,33 @@ impl ClientWebSocket {
         }
     }
 
-    async fn handshake(&self, target: &Target) -> Result<(WebSocket, HttpResponse), Error> {
+    async fn handshake(
+        &self,
+        target: &Target,
+        invoker: &Invoker,
+    ) -> Result<(WebSocket, HttpResponse, HttpVersion), Error> {
+        let o = &self.options.options;
+        let plan = Plan::choose(o.http_version, o.http_version_policy, target.secure);
         let mut authorize = false;
         loop {
-            let stream = self.open(target).await?;
-            match self.upgrade(stream, target, authorize).await {
+            let conn = invoker
+                .connect(target, plan, o.max_handshake_header_bytes, true)
+                .await?;
+            let request = self.request(target, invoker, authorize);
+            let result = match conn {
+                Connection::Http1(io) => self
+                    .upgrade(io, target, invoker, &request)
+                    .await
+                    .map(|(ws, r)| (ws, r, HttpVersion::Http11)),
+                Connection::Http2(h2) => self
+                    .upgrade_h2(&h2, target, invoker, &request)
+                    .await
+                    .map(|(ws, r)| (ws, r, HttpVersion::Http2)),
+            };
+            match result {
                 Err(e)
                     if !authorize
-                        && self.options.credentials.is_some()
+                        && invoker.options().credentials.is_some()
                         && e.response().is_some_and(|r| {
                             r.status == 401
                                 && r.header("www-authenticate")
@@ -327,79 +326,52 @@ impl ClientWebSocket {
         }
     }
 
-    /// TCP (possibly through the proxy), then TLS for `wss://`.
-    async fn open(&self, target: &Target) -> Result<Box<dyn Transport>, Error> {
-        let o = &self.options;
-        let tcp = match &o.proxy {
-            Some(p) => {
-                p.tunnel(&target.connect_authority(), o.options.max_handshake_header_bytes)
-                    .await?
-            }
-            None => {
-                let tcp = TcpStream::connect((target.host.as_str(), target.port))
-                    .await
-                    .map_err(|e| {
-                        Error::new(
-                            ErrorKind::Io,
-                            format!("cannot connect to {}:{}: {e}", target.host, target.port),
-                        )
-                        .with_source(e)
-                    })?;
-                let _ = tcp.set_nodelay(true);
-                tcp
-            }
-        };
-        if !target.secure {
-            return Ok(Box::new(tcp));
-        }
-        let config = crate::tls::client_config(
-            &o.root_certificates,
-            o.remote_certificate_validation.as_ref(),
-            o.client_certificate.as_ref(),
-            &[b"http/1.1"],
-        )?;
-        let name = rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|e| {
-            Error::new(
-                ErrorKind::InvalidArgument,
-                format!("{:?} is not a valid TLS server name: {e}", target.host),
-            )
-        })?;
-        let tls = TlsConnector::from(config)
-            .connect(name, tcp)
-            .await
-            .map_err(|e| crate::tls::handshake_error(&target.host, e))?;
-        Ok(Box::new(tls))
-    }
-
-    async fn upgrade(
-        &self,
-        mut stream: Box<dyn Transport>,
-        target: &Target,
-        authorize: bool,
-    ) -> Result<(WebSocket, HttpResponse), Error> {
+    /// The handshake request: options, cookies, and credentials when asked.
+    fn request(&self, target: &Target, invoker: &Invoker, authorize: bool) -> ClientRequest {
         let o = &self.options.options;
         let mut headers = o.request_headers.0.clone();
-        let cookie_url = cookie_url(&target.url);
-        if let Some(jar) = &self.options.cookies {
-            if let Some(c) = jar.header_for(&cookie_url) {
-                headers.retain(|(k, _)| !k.eq_ignore_ascii_case("cookie"));
-                headers.push(("Cookie".into(), c));
-            }
+        if let Some(c) = invoker.cookie_header(&target.http_url()) {
+            headers.retain(|(k, _)| !k.eq_ignore_ascii_case("cookie"));
+            headers.push(("Cookie".into(), c));
         }
         if authorize {
-            if let Some(c) = &self.options.credentials {
+            if let Some(c) = &invoker.options().credentials {
                 headers.push(("Authorization".into(), c.basic()));
             }
         }
-        let request = ClientRequest {
+        ClientRequest {
             host: target.authority.clone(),
             path: target.path.clone(),
             subprotocols: o.sub_protocols.clone(),
             deflate: o.dangerous_deflate_options,
             extensions: Vec::new(),
             headers,
-        };
-        let (hs, bytes) = ClientHandshake::new(&request, crate::random_nonce(), o.handshake_limits())?;
+        }
+    }
+
+    /// The session configuration once the server has accepted.
+    fn session_config(&self, accepted: &HandshakeAccepted) -> (SessionConfig, DriverConfig) {
+        let mut options = self.options.options.clone();
+        if options.keep_alive_interval.is_none() {
+            options.keep_alive_interval = Some(DEFAULT_KEEP_ALIVE_INTERVAL);
+        }
+        let mut config = SessionConfig::from_options(Role::Client, &options);
+        config.sub_protocol = accepted.protocol.clone();
+        config.deflate = accepted.deflate;
+        (config, DriverConfig::from_options(&options))
+    }
+
+    /// The RFC 6455 handshake on a fresh HTTP/1.1 connection.
+    async fn upgrade(
+        &self,
+        mut stream: Box<dyn Transport>,
+        target: &Target,
+        invoker: &Invoker,
+        request: &ClientRequest,
+    ) -> Result<(WebSocket, HttpResponse), Error> {
+        let o = &self.options.options;
+        let cookie_url = target.http_url();
+        let (hs, bytes) = ClientHandshake::new(request, crate::random_nonce(), o.handshake_limits())?;
         stream.write_all(&bytes).await?;
         stream.flush().await?;
         let mut buf = Vec::with_capacity(1024);
@@ -417,25 +389,47 @@ impl ClientWebSocket {
                 Ok(Some(v)) => break v,
                 Ok(None) => {}
                 Err(e) => {
-                    if let (Some(jar), Some(r)) = (&self.options.cookies, &e.response) {
-                        jar.store_from(r, &cookie_url);
+                    if let (Some(jar), Some(r)) = (&invoker.options().cookies, &e.response) {
+                        jar.store_from(&r.headers, &cookie_url);
                     }
                     return Err(Error::from(e.error).with_response(e.response));
                 }
             }
         };
-        if let Some(jar) = &self.options.cookies {
-            jar.store_from(&accepted.response, &cookie_url);
+        if let Some(jar) = &invoker.options().cookies {
+            jar.store_from(&accepted.response.headers, &cookie_url);
         }
-        let mut options = o.clone();
-        if options.keep_alive_interval.is_none() {
-            options.keep_alive_interval = Some(DEFAULT_KEEP_ALIVE_INTERVAL);
-        }
-        let mut config = SessionConfig::from_options(Role::Client, &options);
-        config.sub_protocol = accepted.protocol.clone();
-        config.deflate = accepted.deflate;
-        let ws = WebSocket::start(stream, config, &buf[used..], DriverConfig::from_options(&options));
+        let (config, driver) = self.session_config(&accepted);
+        let ws = WebSocket::start(stream, config, &buf[used..], driver);
         Ok((ws, accepted.response))
+    }
+
+    /// The RFC 8441 handshake: an extended CONNECT stream on `h2`.
+    async fn upgrade_h2(
+        &self,
+        h2: &H2Client,
+        target: &Target,
+        invoker: &Invoker,
+        request: &ClientRequest,
+    ) -> Result<(WebSocket, HttpResponse), Error> {
+        let scheme = if target.secure { "https" } else { "http" };
+        let connect = H2ConnectRequest::new(scheme, request)?;
+        let (status, headers, stream) = h2.connect_websocket(&connect).await?;
+        let cookie_url = target.http_url();
+        if let Some(jar) = &invoker.options().cookies {
+            jar.store_from(&headers, &cookie_url);
+        }
+        let accepted = connect
+            .check_response(status, headers)
+            .map_err(|e| Error::from(e.error).with_response(e.response))?;
+        let (config, driver) = self.session_config(&accepted);
+        let ws = WebSocket::start(stream, config, &[], driver.for_http2());
+        Ok((ws, accepted.response))
+    }
+
+    /// The HTTP version the handshake used, once connected.
+    pub fn http_version(&self) -> Option<HttpVersion> {
+        self.http_version
     }
 
     /// The HTTP status of the handshake response (.NET's `HttpStatusCode`),

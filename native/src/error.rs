@@ -34,6 +34,9 @@ pub enum ErrorKind {
     Proxy,
     /// An operation did not finish in its configured time.
     Timeout,
+    /// Options that cannot be used together (.NET's `ArgumentException` for a
+    /// `ClientWebSocket` with connection options and an invoker); the message names them.
+    IncompatibleOptions,
 }
 
 /// An error from sockweave: a kind, a message that says what happened and

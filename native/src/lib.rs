@@ -27,6 +27,8 @@
 
 mod client;
 mod error;
+mod http2;
+mod invoker;
 mod proxy;
 mod server;
 mod stream;
@@ -35,8 +37,10 @@ mod websocket;
 
 pub use client::{ClientWebSocket, ClientWebSocketOptions, CookieJar, Credentials};
 pub use error::{Error, ErrorKind};
+pub use http2::server::{accept_h2, accept_h2_with, H2Connection, HttpExchange, Incoming};
+pub use invoker::{Invoker, InvokerOptions, Request, Response};
 pub use proxy::Proxy;
-pub use server::{accept, accept_with, Accepted, Rejected};
+pub use server::{accept, accept_any, accept_with, Accepted, Accepting, Rejected};
 pub use sockweave_core as core;
 pub use sockweave_core::handshake::{HttpResponse, ServerRequest};
 pub use sockweave_core::options::{DeflateOptions, HttpVersion, HttpVersionPolicy, Millis, Options};

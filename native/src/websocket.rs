@@ -50,6 +50,10 @@ pub(crate) struct DriverConfig {
     pub max_pending_output: usize,
     /// How long to wait for the peer's Close after sending ours.
     pub close_timeout: Duration,
+    /// After the close handshake, wait (up to the linger time) for the peer to
+    /// end its side in either role. Over HTTP/2 the server ends its stream with
+    /// END_STREAM and must not reset it before the client has ended too.
+    pub await_peer_end: bool,
 }
 
 impl DriverConfig {
@@ -57,7 +61,13 @@ impl DriverConfig {
         DriverConfig {
             max_pending_output: o.max_pending_output,
             close_timeout: crate::duration(o.close_timeout),
+            await_peer_end: false,
         }
+    }
+
+    pub(crate) fn for_http2(mut self) -> Self {
+        self.await_peer_end = true;
+        self
     }
 }
 
@@ -198,6 +208,7 @@ impl WebSocket {
             io: Some(Box::new(stream)),
             needs_flush: false,
             eof: false,
+            shutdown_sent: false,
             early: leftover[taken..].to_vec(),
             epoch: Instant::now(),
             timer: None,
@@ -401,6 +412,8 @@ struct Driver {
     io: Option<Box<dyn Transport>>,
     needs_flush: bool,
     eof: bool,
+    /// Our side of the transport was ended (after the close handshake).
+    shutdown_sent: bool,
     /// Bytes read with the handshake that did not fit the receive buffer yet.
     early: Vec<u8>,
     /// Time zero of the session's clock.
@@ -554,16 +567,22 @@ impl Future for Driver {
             let state = inner.session.state();
             let flushed = inner.session.pending_output().is_empty() && !this.needs_flush;
             if flushed {
+                let server = inner.session.role() == Role::Server;
+                if state == State::Closed && (server || this.eof) && !this.shutdown_sent {
+                    // The server ends its side first; a client after the server (RFC 6455 7.1.1).
+                    this.shutdown_sent = true;
+                    let _ = Pin::new(&mut *io).poll_shutdown(cx);
+                }
                 let done = match state {
                     // Failed or aborted: whatever Close was owed has been written.
                     State::Aborted => true,
-                    // The server closes TCP first; a client waits for it (below).
-                    State::Closed => inner.session.role() == Role::Server || this.eof,
+                    // A client waits for the server to end first (below).
+                    State::Closed => (server && !this.shared.config.await_peer_end) || this.eof,
                     // The peer hung up before the close handshake ended.
                     _ => this.eof,
                 };
                 if done {
-                    if state == State::Closed || state == State::Aborted {
+                    if state == State::Aborted || !this.shutdown_sent {
                         let _ = Pin::new(&mut *io).poll_shutdown(cx);
                     }
                     return this.finish(&mut inner);

@@ -1438,7 +1438,10 @@ async fn selecting_a_subprotocol_the_client_did_not_offer_answers_500() {
         // The client gets an HTTP answer (not a dropped connection).
         assert_eq!(ws.http_status_code(), Some(500), "{e}");
         let server_error = server.await.unwrap().unwrap_err();
-        assert!(server_error.to_string().contains("never-offered"), "{server_error}");
+        assert!(
+            server_error.to_string().contains("never-offered"),
+            "{server_error}"
+        );
     })
     .await;
 }

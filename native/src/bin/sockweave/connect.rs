@@ -33,8 +33,13 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
         }
         return Err(e.into());
     }
-    if let Some(p) = ws.sub_protocol() {
-        eprintln!("connected (subprotocol {p})");
+    let version = match ws.http_version() {
+        Some(sockweave::HttpVersion::Http2) => "HTTP/2",
+        _ => "HTTP/1.1",
+    };
+    match ws.sub_protocol() {
+        Some(p) => eprintln!("connected over {version} (subprotocol {p})"),
+        None => eprintln!("connected over {version}"),
     }
     let ws = ws.into_websocket().ok_or("not connected")?;
     if echo {

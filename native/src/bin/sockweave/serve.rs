@@ -1,9 +1,12 @@
-//! `sockweave serve ADDR`: a WebSocket server (an echo server with `--echo`).
+//! `sockweave serve ADDR`: a WebSocket server (an echo server with `--echo`)
+//! speaking HTTP/1.1 and HTTP/2 (h2c with prior knowledge, or TLS with ALPN)
+//! on the same port. Ordinary HTTP/2 requests get a small answer: `GET` a
+//! line of text, `POST` its own body back.
 
 use std::sync::Arc;
 
 use lexopt::prelude::*;
-use sockweave::{MessageType, Options, Transport};
+use sockweave::{Accepting, Incoming, MessageType, Options, Transport};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -35,7 +38,7 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
         (Some(c), Some(k)) => Some(tokio_rustls::TlsAcceptor::from(sockweave::tls_server_config(
             &c,
             &k,
-            &[b"http/1.1"],
+            &[b"h2", b"http/1.1"],
         )?)),
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
@@ -70,7 +73,34 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
 }
 
 async fn handle(stream: Box<dyn Transport>, opts: &Options, echo: bool) -> Res<()> {
-    let ws = sockweave::accept(stream, opts).await?;
+    match sockweave::accept_any(stream, opts).await? {
+        Accepting::WebSocket(ws) => serve_websocket(ws, echo).await,
+        Accepting::Http2(mut conn) => {
+            while let Some(incoming) = conn.accept().await {
+                match incoming {
+                    Incoming::WebSocket(ws, _) => {
+                        tokio::spawn(async move {
+                            if let Err(e) = serve_websocket(ws, echo).await {
+                                eprintln!("HTTP/2 WebSocket: {e}");
+                            }
+                        });
+                    }
+                    Incoming::Request(r) => {
+                        let body = if r.method == "POST" {
+                            r.body.clone()
+                        } else {
+                            format!("sockweave {} {}\n", r.method, r.path).into_bytes()
+                        };
+                        let _ = r.respond(200, &[("content-type".into(), "text/plain".into())], &body);
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve_websocket(ws: sockweave::WebSocket, echo: bool) -> Res<()> {
     if echo {
         crate::echo::echo(&ws).await?;
     } else {
