@@ -16,3 +16,4 @@ module.exports = {
   accept,
   normalizeOptions,
 };
+module.exports.default = module.exports;

@@ -621,6 +621,12 @@ impl ServerHandshake {
         self.req.path.clone()
     }
 
+    /// The `Sec-WebSocket-Key` header.
+    #[wasm_bindgen(getter)]
+    pub fn key(&self) -> String {
+        self.req.key.clone()
+    }
+
     /// The `Host` header.
     #[wasm_bindgen(getter)]
     pub fn host(&self) -> String {

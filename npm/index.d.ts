@@ -1,0 +1,234 @@
+// Type declarations of the npm package `sockweave` (hand-written).
+/// <reference types="node" />
+
+import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { ConnectionOptions } from 'node:tls';
+
+/** Milliseconds, or `-1` / `"infinite"` for no limit. */
+export type Millis = number | 'infinite';
+
+/** permessage-deflate parameters (RFC 7692; .NET's `WebSocketDeflateOptions`). */
+export interface DeflateOptions {
+  /** LZ77 window of messages the client compresses, 8..15 (default 15). */
+  clientMaxWindowBits?: number;
+  /** LZ77 window of messages the server compresses, 8..15 (default 15). */
+  serverMaxWindowBits?: number;
+  /** Whether the client keeps its compression context between messages (default true). */
+  clientContextTakeover?: boolean;
+  /** Whether the server keeps its compression context between messages (default true). */
+  serverContextTakeover?: boolean;
+}
+
+/** Header names and values: an object, or `[name, value]` pairs (names may repeat). */
+export type HeaderInit = Record<string, string> | Array<[string, string]> | Map<string, string>;
+
+/**
+ * The options object of every sockweave WebSocket: the JSON form of the Rust
+ * `sockweave_core::Options`. An unknown key or a wrong type is a
+ * `WebSocketError` with code `InvalidArgument` whose `key` names the option.
+ */
+export interface Options {
+  /** Keep-alive interval (client default 30000; off for `fromStream`). */
+  keepAliveInterval?: Millis;
+  /** PONG timeout; unset, 0 or infinite: unsolicited PONGs instead of PING/PONG. */
+  keepAliveTimeout?: Millis;
+  /** permessage-deflate; unset disables compression. */
+  dangerousDeflateOptions?: DeflateOptions | null;
+  /** Client: subprotocols offered. Server: subprotocols supported, in preference order. */
+  subProtocols?: string[];
+  /** `fromStream`: the subprotocol already negotiated. */
+  subProtocol?: string | null;
+  /** Client: extra request headers. */
+  requestHeaders?: HeaderInit;
+  /** `"1.1"` (HTTP/2 is not available in the npm package yet). */
+  httpVersion?: '1.1' | '2';
+  httpVersionPolicy?: 'requestVersionOrLower' | 'requestVersionOrHigher' | 'requestVersionExact';
+  /** `fromStream`: act as the server. */
+  isServer?: boolean;
+  /** Bytes of received data buffered before reading pauses (default 65536). */
+  receiveBufferSize?: number;
+  /** Largest message (after inflating); larger fails with 1009 (default 64 MiB). */
+  maxMessageSize?: number;
+  /** Largest frame; larger fails with 1009 (default 16 MiB). */
+  maxFrameSize?: number;
+  maxHandshakeHeaderBytes?: number;
+  maxHandshakeHeaders?: number;
+  /** Time allowed for connect + handshake (default 10000). */
+  handshakeTimeout?: Millis;
+  /** Time allowed for the peer to answer our Close (default 10000). */
+  closeTimeout?: Millis;
+  /** Bytes queued for writing before `send` waits (default 262144). */
+  maxPendingOutput?: number;
+}
+
+/** `ClientWebSocket` options: the engine's options, plus Node's. */
+export interface ClientOptions extends Options {
+  /** Passed to `tls.connect` for wss:// (ca, rejectUnauthorized, cert, key, servername, ...). */
+  tls?: ConnectionOptions;
+}
+
+/** Every option with its value (durations in ms, -1 for infinite). */
+export type NormalizedOptions = Required<Omit<Options, 'keepAliveInterval' | 'keepAliveTimeout' | 'subProtocol' | 'dangerousDeflateOptions' | 'requestHeaders'>> & {
+  keepAliveInterval: number | undefined;
+  keepAliveTimeout: number | undefined;
+  subProtocol: string | undefined;
+  dangerousDeflateOptions: Required<DeflateOptions> | undefined;
+  requestHeaders: Record<string, string>;
+};
+
+/** Checks an options object and returns it complete; throws a `WebSocketError` naming a bad key. */
+export function normalizeOptions(options?: Options): NormalizedOptions;
+
+export type ErrorCode =
+  | 'InvalidMessageType' | 'Faulted' | 'NotAWebSocket' | 'UnsupportedVersion' | 'UnsupportedProtocol'
+  | 'HeaderError' | 'ConnectionClosedPrematurely' | 'InvalidState' | 'InvalidArgument'
+  | 'Io' | 'Tls' | 'Timeout';
+
+/** The error of every operation, with a stable `code`. */
+export class WebSocketError extends Error {
+  readonly name: 'WebSocketError';
+  readonly code: ErrorCode;
+  /** The close code the connection failed with (1002, 1007, 1009, ...). */
+  readonly closeCode?: number;
+  /** For option errors: the option's key (`"dangerousDeflateOptions.clientMaxWindowBits"`). */
+  readonly key?: string;
+  /** For refused handshakes: the HTTP status. */
+  readonly status?: number;
+  /** For a refused client handshake: the server's response. */
+  readonly response?: { status: number; reason: string; headers: Array<[string, string]> };
+}
+
+export type WebSocketState = 'None' | 'Connecting' | 'Open' | 'CloseSent' | 'CloseReceived' | 'Closed' | 'Aborted';
+export type MessageType = 'text' | 'binary' | 'close';
+
+/** One `receive()` result (.NET's `WebSocketReceiveResult`). */
+export interface ReceiveResult {
+  /** Bytes written to the buffer (or in `data`). */
+  count: number;
+  messageType: MessageType;
+  endOfMessage: boolean;
+  closeStatus?: number;
+  closeStatusDescription?: string;
+}
+
+/** A whole message. */
+export class Message {
+  readonly messageType: 'text' | 'binary';
+  readonly data: Buffer;
+  /** `data` decoded as UTF-8. */
+  readonly text: string;
+}
+
+export interface CloseResult {
+  messageType: 'close';
+  closeStatus?: number;
+  closeStatusDescription?: string;
+}
+
+export interface SendOptions {
+  /** Default: `"text"` for a string, `"binary"` for bytes. */
+  messageType?: 'text' | 'binary';
+  /** Default true; false sends a piece of a message. */
+  endOfMessage?: boolean;
+  /** Send this message uncompressed even if permessage-deflate is on. */
+  disableCompression?: boolean;
+}
+
+export type SendData = string | Uint8Array | ArrayBufferView | ArrayBuffer;
+
+/** A WHATWG pair of byte streams. */
+export interface StreamPair {
+  readable: ReadableStream<Uint8Array>;
+  writable: WritableStream<Uint8Array>;
+}
+
+export interface CloseEventInfo {
+  /** The peer's close status, 1006 if none was received. */
+  code: number;
+  reason: string;
+  /** The close handshake completed. */
+  wasClean: boolean;
+}
+
+/** A WebSocket in either role. Events: `message`, `close`, `error`. */
+export class WebSocket extends EventEmitter implements AsyncIterable<Message> {
+  protected constructor(token: never);
+  /** .NET's `CreateFromStream`: the handshake was done elsewhere; `options.isServer` picks the role. */
+  static fromStream(stream: Duplex | StreamPair, options?: Options): WebSocket;
+  readonly state: WebSocketState;
+  readonly closeStatus: number | undefined;
+  readonly closeStatusDescription: string | undefined;
+  readonly subProtocol: string | undefined;
+  /** The next piece of a message, written into `buffer`. */
+  receive(buffer: Uint8Array): Promise<ReceiveResult>;
+  /** The next piece of a message (at most 64 KiB) in `data`. */
+  receive(): Promise<ReceiveResult & { data?: Buffer }>;
+  /** The next whole message, or the peer's Close. */
+  receiveMessage(): Promise<Message | CloseResult>;
+  send(data: SendData, options?: SendOptions): Promise<void>;
+  ping(payload?: SendData): Promise<void>;
+  /** Sends our Close and waits for the peer's (default code 1000). */
+  close(code?: number, reason?: string): Promise<void>;
+  /** Sends our Close without waiting for the peer's. */
+  closeOutput(code?: number, reason?: string): Promise<void>;
+  abort(): void;
+  /** Whole messages until the peer's Close (answered with the same status). */
+  [Symbol.asyncIterator](): AsyncIterator<Message>;
+
+  on(event: 'message', listener: (m: Message) => void): this;
+  on(event: 'close', listener: (e: CloseEventInfo) => void): this;
+  on(event: 'error', listener: (e: WebSocketError) => void): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'message', listener: (m: Message) => void): this;
+  once(event: 'close', listener: (e: CloseEventInfo) => void): this;
+  once(event: 'error', listener: (e: WebSocketError) => void): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+/** .NET's `ClientWebSocket`: set `options`, then `connect(url)` (ws:// or wss://). */
+export class ClientWebSocket extends WebSocket {
+  constructor(options?: ClientOptions);
+  options: ClientOptions;
+  connect(url: string | URL): Promise<void>;
+  readonly httpStatusCode: number | undefined;
+  readonly httpResponseHeaders: Array<[string, string]> | undefined;
+}
+
+/** The checked upgrade request a server's `decide` callback sees. */
+export interface UpgradeRequest {
+  path: string;
+  host: string;
+  headers: Array<[string, string]>;
+  protocols: string[];
+  extensions: string[];
+  header(name: string): string | undefined;
+}
+
+/** `undefined` accepts with the default subprotocol choice. */
+export type Decision =
+  | undefined
+  | { subProtocol?: string | null; headers?: HeaderInit; status?: undefined }
+  | { status: number; message?: string; headers?: HeaderInit };
+
+export type Decide = (request: UpgradeRequest) => Decision | Promise<Decision>;
+
+/** Accepts a `node:http` `'upgrade'` event's request as a server-role WebSocket. */
+export function acceptUpgrade(
+  req: IncomingMessage, socket: Duplex, head: Buffer, options?: Options, decide?: Decide,
+): Promise<WebSocket>;
+
+/** Reads and answers the upgrade request on a raw stream (a `net.Server` connection, ...). */
+export function accept(stream: Duplex | StreamPair, options?: Options, decide?: Decide): Promise<WebSocket>;
+
+declare const sockweave: {
+  WebSocket: typeof WebSocket;
+  ClientWebSocket: typeof ClientWebSocket;
+  Message: typeof Message;
+  WebSocketError: typeof WebSocketError;
+  acceptUpgrade: typeof acceptUpgrade;
+  accept: typeof accept;
+  normalizeOptions: typeof normalizeOptions;
+};
+export default sockweave;
