@@ -95,7 +95,15 @@ fn convert<T: DeserializeOwned>(entries: &[(String, JsValue)], path: &str) -> Re
     serde_wasm_bindgen::from_value::<T>(object_of(entries)).map_err(|whole| {
         for e in entries {
             if let Err(err) = serde_wasm_bindgen::from_value::<T>(object_of(core::slice::from_ref(e))) {
-                return (format!("{path}{}", e.0), message(err));
+                let mut m = message(err);
+                if m.starts_with("TypeError") {
+                    // The deserializer tripped over a value of another JS type.
+                    m = format!(
+                        "invalid type: a {} is not accepted here",
+                        e.1.js_typeof().as_string().unwrap_or_default()
+                    );
+                }
+                return (format!("{path}{}", e.0), m);
             }
         }
         (path.trim_end_matches('.').into(), message(whole))
