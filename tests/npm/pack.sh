@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Pack test: `npm pack` npm/ (already built) into a temporary directory,
+# install the tarball into a fresh project, and run a sample there with
+# `require` and with `import`, against a local echo server made with the
+# installed package itself (127.0.0.1 only).
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+(cd "$ROOT/npm" && npm pack --silent --pack-destination "$TMP" >"$TMP/packed.txt")
+TARBALL="$TMP/$(tail -n 1 "$TMP/packed.txt")"
+echo "packed $(basename "$TARBALL") ($(wc -c <"$TARBALL") bytes)"
+tar -tzf "$TARBALL" | sort >"$TMP/contents.txt"
+cat "$TMP/contents.txt"
+for f in package/package.json package/index.js package/index.mjs package/index.d.ts \
+    package/dist/sockweave_wasm.js package/dist/sockweave_wasm_bg.wasm package/lib/websocket.js; do
+    grep -qx "$f" "$TMP/contents.txt" || { echo "the tarball lacks $f" >&2; exit 1; }
+done
+if grep -q 'node_modules\|\.rs$\|build\.sh' "$TMP/contents.txt"; then
+    echo "the tarball holds files it should not" >&2
+    exit 1
+fi
+
+mkdir "$TMP/app"
+cd "$TMP/app"
+npm init -y >/dev/null
+npm install --no-audit --no-fund --silent "$TARBALL"
+
+cat >sample.cjs <<'JS'
+const http = require('node:http');
+const { ClientWebSocket, acceptUpgrade, WebSocketError } = require('sockweave');
+(async () => {
+  const server = http.createServer();
+  server.on('upgrade', async (req, socket, head) => {
+    const ws = await acceptUpgrade(req, socket, head, { dangerousDeflateOptions: {} });
+    for await (const m of ws) await ws.send(m.data, { messageType: m.messageType });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const ws = new ClientWebSocket({ dangerousDeflateOptions: {} });
+  await ws.connect(`ws://127.0.0.1:${server.address().port}/`);
+  await ws.send('hello from require');
+  const m = await ws.receiveMessage();
+  if (m.text !== 'hello from require') throw new Error(`got ${m.text}`);
+  await ws.close();
+  let bad;
+  try { new ClientWebSocket({ keepAliveIntervall: 1 }); await new ClientWebSocket({ keepAliveIntervall: 1 }).connect('ws://127.0.0.1:1/'); } catch (e) { bad = e; }
+  if (!(bad instanceof WebSocketError) || bad.code !== 'InvalidArgument') throw new Error(`bad option error: ${bad}`);
+  server.close();
+  console.log('require: ok', ws.state);
+})().catch((e) => { console.error(e); process.exit(1); });
+JS
+cat >sample.mjs <<'JS'
+import { WebSocket } from 'sockweave';
+import sockweave from 'sockweave';
+const a = new TransformStream();
+const b = new TransformStream();
+const client = WebSocket.fromStream({ readable: a.readable, writable: b.writable });
+const server = sockweave.WebSocket.fromStream({ readable: b.readable, writable: a.writable }, { isServer: true });
+await client.send(new Uint8Array([1, 2, 3]));
+const m = await server.receiveMessage();
+if (m.messageType !== 'binary' || m.data.length !== 3) throw new Error('bad message');
+const closing = client.close(1000, 'done');
+for await (const _ of server) { /* the Close ends the iteration */ }
+await closing;
+console.log('import: ok', client.state, server.closeStatusDescription);
+JS
+cat >types.ts <<'TS'
+import * as http from 'node:http';
+import sockweave, { ClientWebSocket, WebSocket, WebSocketError, Options, ReceiveResult, Message, acceptUpgrade } from 'sockweave';
+const o: Options = { keepAliveInterval: 1000, keepAliveTimeout: 'infinite', dangerousDeflateOptions: { clientMaxWindowBits: 10 } };
+const c = new ClientWebSocket({ ...o, tls: { rejectUnauthorized: true } });
+async function f(ws: WebSocket): Promise<ReceiveResult> {
+  await ws.send('x', { endOfMessage: true, disableCompression: true });
+  for await (const m of ws) { const t: string = m.text; const d: Buffer = m.data; void t; void d; }
+  ws.on('close', (e) => { const code: number = e.code; void code; });
+  ws.on('error', (e: WebSocketError) => { const code: string = e.code; void code; });
+  ws.on('message', (m: Message) => void m.messageType);
+  return ws.receive(new Uint8Array(10));
+}
+const server = http.createServer();
+server.on('upgrade', (req, socket, head) => {
+  void acceptUpgrade(req, socket, head, { subProtocols: ['chat'] }, (r) => (r.path === '/' ? undefined : { status: 404 }));
+});
+const n = sockweave.normalizeOptions({});
+const size: number = n.receiveBufferSize;
+void c; void f; void size;
+TS
+cat >tsconfig.json <<JSON
+{ "compilerOptions": { "strict": true, "noEmit": true, "module": "nodenext", "moduleResolution": "nodenext",
+  "target": "es2022", "types": ["node"], "typeRoots": ["$HERE/node_modules/@types"], "skipLibCheck": false },
+  "files": ["types.ts"] }
+JSON
+if [ -x "$HERE/node_modules/.bin/tsc" ]; then
+    timeout 120 "$HERE/node_modules/.bin/tsc" -p tsconfig.json
+    echo "index.d.ts: tsc --strict ok"
+else
+    echo "TypeScript is not installed in tests/npm/node_modules (run.sh installs it)" >&2
+    exit 1
+fi
+timeout 60 node sample.cjs
+timeout 60 node sample.mjs
+echo "pack: ok"

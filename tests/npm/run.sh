@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The npm package's tests: builds it (npm/build.sh), runs the node:test suites
+# (shared vectors, client/server over stream pairs and loopback TCP, keep-alive,
+# interop with Node ws), then packs it and installs the tarball into a fresh
+# project as a user would. Every part is bounded with `timeout`; everything
+# binds 127.0.0.1 only. Exits non-zero on any failure.
+#
+#   tests/npm/run.sh              build, then every part
+#   tests/npm/run.sh PART...      only these parts: build vectors connection keepalive interop pack
+#
+# Environment: CARGO_TARGET_DIR (passed to the build), NPM_TEST_TIMEOUT
+# (seconds per part, default 300).
+set -uo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+T="${NPM_TEST_TIMEOUT:-300}"
+PARTS=("$@")
+[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors connection keepalive interop pack)
+
+FAILED=()
+PASSED=()
+part() {
+    local name="$1"
+    shift
+    [[ " ${PARTS[*]} " == *" $name "* ]] || return 0
+    echo "=== npm: $name"
+    local rc=0
+    timeout --kill-after=10 "$@" || rc=$?
+    [ "$rc" -eq 124 ] && echo "npm: $name timed out"
+    if [ "$rc" -eq 0 ]; then PASSED+=("$name"); else FAILED+=("$name (exit $rc)"); fi
+}
+
+part build 1200 bash npm/build.sh
+if [ ! -f npm/dist/sockweave_wasm_bg.wasm ]; then
+    echo "npm/dist is missing: the build failed" >&2
+    exit 1
+fi
+if [ ! -d tests/peers/node/node_modules/ws ]; then
+    timeout 900 bash tests/peers/setup.sh node || { echo "cannot install Node ws" >&2; exit 1; }
+fi
+if [ ! -x tests/npm/node_modules/.bin/tsc ]; then
+    (cd tests/npm && timeout 600 npm ci --no-audit --no-fund) || { echo "cannot install tests/npm tools" >&2; exit 1; }
+fi
+for t in vectors connection keepalive interop; do
+    part "$t" "$T" node --test --test-concurrency=1 "tests/npm/$t.test.js"
+done
+part pack "$T" bash tests/npm/pack.sh
+
+echo "npm tests: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
+for f in "${FAILED[@]}"; do echo "  FAILED: $f"; done
+[ "${#FAILED[@]}" -eq 0 ]
