@@ -161,6 +161,8 @@ export class WebSocket extends EventEmitter implements AsyncIterable<Message> {
   readonly closeStatus: number | undefined;
   readonly closeStatusDescription: string | undefined;
   readonly subProtocol: string | undefined;
+  /** Resolves once the connection is over and the transport released (never rejects). */
+  readonly closed: Promise<CloseEventInfo>;
   /** The next piece of a message, written into `buffer`. */
   receive(buffer: Uint8Array): Promise<ReceiveResult>;
   /** The next piece of a message (at most 64 KiB) in `data`. */

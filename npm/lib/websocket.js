@@ -88,6 +88,9 @@ class WebSocket extends EventEmitter {
     this._t = null;
     this._waiters = [];
     this._messageLoop = false;
+    this._closed = new Promise((resolve) => {
+      this._resolveClosed = resolve;
+    });
     this.on('newListener', (ev) => {
       if (ev === 'message' && !this._messageLoop) queueMicrotask(() => this._startMessageLoop());
     });
@@ -327,13 +330,15 @@ class WebSocket extends EventEmitter {
     if (!this._userAborted) this._t.end();
     this._wake();
     const failure = s.failure;
+    const info = {
+      code: s.closeStatus === undefined ? 1006 : s.closeStatus,
+      reason: s.closeStatusDescription || '',
+      wasClean: s.state === 'Closed',
+    };
     queueMicrotask(() => {
       if (failure && !this._userAborted && this.listenerCount('error') > 0) this.emit('error', adopt(failure));
-      this.emit('close', {
-        code: s.closeStatus === undefined ? 1006 : s.closeStatus,
-        reason: s.closeStatusDescription || '',
-        wasClean: s.state === 'Closed',
-      });
+      this.emit('close', info);
+      this._resolveClosed(info);
     });
   }
 
@@ -368,6 +373,14 @@ class WebSocket extends EventEmitter {
   /** The reason of the peer's Close, once received. */
   get closeStatusDescription() {
     return this._s ? this._s.closeStatusDescription : undefined;
+  }
+
+  /**
+   * Resolves once the connection is over and the transport released, with
+   * `{code, reason, wasClean}` (`code` 1006 when no Close was received). Never rejects.
+   */
+  get closed() {
+    return this._closed;
   }
 
   /** The negotiated subprotocol. */
