@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The npm package's tests: builds it (npm/build.sh), runs the node:test suites
 # (shared vectors, client/server over stream pairs and loopback TCP, keep-alive,
-# interop with Node ws), then packs it and installs the tarball into a fresh
-# project as a user would. Every part is bounded with `timeout`; everything
+# interop with Node ws), packs it and installs the tarball into a fresh
+# project as a user would, then runs Autobahn|Testsuite in both roles (cases
+# 1-10 and a 12/13 sample, tests/npm/autobahn.sh quick). Every part is bounded with `timeout`; everything
 # binds 127.0.0.1 only. Exits non-zero on any failure.
 #
 #   tests/npm/run.sh              build, then every part
-#   tests/npm/run.sh PART...      only these parts: build vectors connection keepalive interop pack
+#   tests/npm/run.sh PART...      only these parts: build vectors connection keepalive interop pack autobahn
 #
 # Environment: CARGO_TARGET_DIR (passed to the build), NPM_TEST_TIMEOUT
 # (seconds per part, default 300).
@@ -17,7 +18,7 @@ cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 T="${NPM_TEST_TIMEOUT:-300}"
 PARTS=("$@")
-[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors connection keepalive interop pack)
+[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors connection keepalive interop pack autobahn)
 
 FAILED=()
 PASSED=()
@@ -47,6 +48,10 @@ for t in vectors connection keepalive interop; do
     part "$t" "$T" node --test --test-concurrency=1 "tests/npm/$t.test.js"
 done
 part pack "$T" bash tests/npm/pack.sh
+if [[ " ${PARTS[*]} " == *" autobahn "* ]] && [ ! -x tests/.cache/wstest/venv/bin/python ]; then
+    timeout 1800 bash tests/peers/setup.sh wstest || { echo "cannot install Autobahn|Testsuite" >&2; exit 1; }
+fi
+part autobahn 1800 bash tests/npm/autobahn.sh quick
 
 echo "npm tests: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
 for f in "${FAILED[@]}"; do echo "  FAILED: $f"; done
