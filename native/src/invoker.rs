@@ -465,12 +465,21 @@ impl Invoker {
                         rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
                     )
                 });
-            if no_alpn {
+            if no_alpn && alpn == [b"h2"] {
                 Error::new(
                     ErrorKind::UnsupportedProtocol,
                     format!(
                         "{} does not speak HTTP/2 (it refused ALPN h2), and the version policy forbids \
                          HTTP/1.1; use httpVersionPolicy RequestVersionOrLower to allow it",
+                        target.authority
+                    ),
+                )
+            } else if no_alpn {
+                Error::new(
+                    ErrorKind::UnsupportedProtocol,
+                    format!(
+                        "{} refused the protocols we offered by ALPN (HTTP/1.1); it may speak HTTP/2 \
+                         only: ask for it with httpVersion 2",
                         target.authority
                     ),
                 )

@@ -567,9 +567,9 @@ impl Future for Driver {
             let state = inner.session.state();
             let flushed = inner.session.pending_output().is_empty() && !this.needs_flush;
             if flushed {
+                // The server ends its side first, a client after it (RFC 6455 7.1.1).
                 let server = inner.session.role() == Role::Server;
                 if state == State::Closed && (server || this.eof) && !this.shutdown_sent {
-                    // The server ends its side first; a client after the server (RFC 6455 7.1.1).
                     this.shutdown_sent = true;
                     let _ = Pin::new(&mut *io).poll_shutdown(cx);
                 }
@@ -577,6 +577,8 @@ impl Future for Driver {
                     // Failed or aborted: whatever Close was owed has been written.
                     State::Aborted => true,
                     // A client waits for the server to end first (below).
+                    // Over HTTP/2 the server, too, waits for the client's END_STREAM:
+                    // dropping the stream earlier would reset it.
                     State::Closed => (server && !this.shared.config.await_peer_end) || this.eof,
                     // The peer hung up before the close handshake ended.
                     _ => this.eof,
