@@ -94,7 +94,10 @@ async fn a_256_mib_message_through_one_stream_stays_within_the_buffers() {
     while sent < TOTAL {
         // Pieces continue the pattern across boundaries (PIECE is not a multiple of 251).
         let offset = sent % 251;
-        let chunk: Vec<u8> = piece.iter().map(|&b| ((b as usize + offset) % 251) as u8).collect();
+        let chunk: Vec<u8> = piece
+            .iter()
+            .map(|&b| ((b as usize + offset) % 251) as u8)
+            .collect();
         expected_sum += chunk.iter().map(|&b| b as u64).sum::<u64>();
         sent += PIECE;
         let flags = SendFlags {
@@ -121,5 +124,8 @@ async fn a_256_mib_message_through_one_stream_stays_within_the_buffers() {
     // receive buffer (64 KiB) and the reader's 16 KiB: well under 16 MiB.
     // 256 MiB of buffering would show as a peak far above it.
     assert!(peak < 16 * 1024 * 1024, "peak heap {peak} bytes above baseline");
-    assert!(stalled < 16 * 1024 * 1024, "peak heap while stalled {stalled} bytes");
+    assert!(
+        stalled < 16 * 1024 * 1024,
+        "peak heap while stalled {stalled} bytes"
+    );
 }
