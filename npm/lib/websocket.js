@@ -71,6 +71,55 @@ function toPayload(data) {
   throw new WebSocketError('InvalidArgument', 'send() takes a string, a Uint8Array/Buffer, an ArrayBufferView or an ArrayBuffer');
 }
 
+/**
+ * What is left of a session once its connection is over and its last result
+ * was delivered: its final state and the errors operations get. The wasm
+ * session is freed then, so a finished connection does not keep its buffers
+ * and deflate state (about 0.3 MB with compression) until garbage collection.
+ */
+class DeadSession {
+  constructor(s, receiveError) {
+    const attempt = (fn) => {
+      try {
+        fn();
+        return null;
+      } catch (e) {
+        return adopt(e);
+      }
+    };
+    this.state = s.state;
+    this.closeStatus = s.closeStatus;
+    this.closeStatusDescription = s.closeStatusDescription;
+    this.subProtocol = s.subProtocol;
+    this.isServer = s.isServer;
+    this.failure = s.failure;
+    this._receiveError = receiveError;
+    this._sendError = attempt(() => s.send(new Uint8Array(0), 'binary', true, false));
+    this._closeError = attempt(() => s.close(undefined, ''));
+    this._pingError = attempt(() => s.ping(new Uint8Array(0)));
+    this.pendingOutputLength = 0;
+    this.isReceiving = false;
+    this.isFinished = true;
+  }
+
+  receive() { throw this._receiveError; }
+  send() { throw this._sendError; }
+  ping() { throw this._pingError; }
+  pong() { throw this._pingError; }
+  close() { if (this._closeError) throw this._closeError; }
+  hasReceived() { return true; }
+  takeOutput() { return undefined; }
+  feed(data) { return data.length; }
+  readCapacity() { return 0; }
+  feedEof() {}
+  setNow() {}
+  pollTimeout() { return undefined; }
+  handleTimeout() {}
+  abort() {}
+  abortWith() {}
+  free() {}
+}
+
 const CONSTRUCT = Symbol('construct');
 
 /**
@@ -335,11 +384,25 @@ class WebSocket extends EventEmitter {
       reason: s.closeStatusDescription || '',
       wasClean: s.state === 'Closed',
     };
+    if (this._terminal) this._release(this._terminal);
+    else if (this._userAborted) this._release(adopt(failure));
     queueMicrotask(() => {
       if (failure && !this._userAborted && this.listenerCount('error') > 0) this.emit('error', adopt(failure));
       this.emit('close', info);
       this._resolveClosed(info);
     });
+  }
+
+  /**
+   * Frees the wasm session once the connection is finished and the
+   * application got its last result (the Close, an error, or it aborted).
+   * `receiveError`: what later receives throw.
+   */
+  _release(receiveError) {
+    const s = this._s;
+    if (!this._finished || !s || s instanceof DeadSession) return;
+    this._s = new DeadSession(s, receiveError);
+    s.free();
   }
 
   _wake() {
@@ -395,10 +458,19 @@ class WebSocket extends EventEmitter {
    * carries `closeStatus` and `closeStatusDescription`.
    */
   async receive(buffer) {
-    const s = this._session();
+    this._session();
     const max = buffer ? buffer.length : DEFAULT_RECEIVE_CHUNK;
     for (;;) {
-      const r = engine(() => s.receive(max));
+      const s = this._s;
+      let r;
+      try {
+        r = s.receive(max);
+      } catch (e) {
+        // The last result: later receives get the same error, and the session can go.
+        this._terminal = adopt(e);
+        this._release(this._terminal);
+        throw this._terminal;
+      }
       if (r) {
         const data = r.data;
         const result = {
@@ -411,12 +483,20 @@ class WebSocket extends EventEmitter {
         r.free();
         if (buffer) buffer.set(data);
         else result.data = asBuffer(data);
-        this._drained();
+        if (result.messageType === 'close') {
+          this._terminal = new WebSocketError('InvalidState',
+            "the peer's Close was already received; nothing more will arrive");
+          this._release(this._terminal);
+        } else {
+          this._drained();
+        }
         return result;
       }
       if (this._finished) {
         const f = s.failure;
-        throw f ? adopt(f) : closedPrematurely();
+        this._terminal = f ? adopt(f) : closedPrematurely();
+        this._release(this._terminal);
+        throw this._terminal;
       }
       await this._changed();
     }
@@ -446,13 +526,13 @@ class WebSocket extends EventEmitter {
    * bytes wait to be written.
    */
   async send(data, opts) {
-    const s = this._session();
+    this._session();
     const [bytes, defaultType] = toPayload(data);
     const o = opts || {};
     const type = o.messageType || defaultType;
     const eom = o.endOfMessage === undefined ? true : !!o.endOfMessage;
     await this._outputBelow(this._maxPendingOutput);
-    engine(() => s.send(bytes, type, eom, !!o.disableCompression));
+    engine(() => this._s.send(bytes, type, eom, !!o.disableCompression));
     this._pump();
     await this._outputBelow(this._maxPendingOutput);
   }
@@ -466,8 +546,8 @@ class WebSocket extends EventEmitter {
   }
 
   async _outputBelow(limit) {
-    const s = this._s;
     for (;;) {
+      const s = this._s;
       const f = s.failure;
       if (f) throw adopt(f);
       if (s.pendingOutputLength <= limit && (limit > 0 || !this._writing)) return;

@@ -347,3 +347,35 @@ test('backpressure: a peer that does not read stalls send at maxPendingOutput, t
   a.destroy();
   b.destroy();
 });
+
+test('finished connections free their wasm sessions (memory stays flat over 200 deflate connections)', async () => {
+  const { wasm } = require('./helpers.js');
+  const server = http.createServer();
+  server.on('upgrade', (req, sock, head) => {
+    acceptUpgrade(req, sock, head, { dangerousDeflateOptions: {} }).then(echo).catch(() => {});
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `ws://127.0.0.1:${server.address().port}/`;
+    const run = async () => {
+      const c = new ClientWebSocket({ dangerousDeflateOptions: {} });
+      await c.connect(url);
+      await c.send('compress me '.repeat(100));
+      await c.receiveMessage();
+      await c.close();
+      // Final state and errors stay available after the session is freed.
+      assert.equal(c.state, 'Closed');
+      assert.equal(c.closeStatus, 1000);
+      await assert.rejects(c.send('x'), (e) => e.code === 'InvalidState');
+      await assert.rejects(c.receive(), (e) => e.code === 'InvalidState');
+      await c.close();
+    };
+    for (let i = 0; i < 20; i++) await run();
+    const before = wasm.memoryBytes();
+    for (let i = 0; i < 200; i++) await run();
+    const grown = wasm.memoryBytes() - before;
+    assert.ok(grown <= 4 << 20, `wasm memory grew by ${grown} bytes over 200 connections`);
+  } finally {
+    server.close();
+  }
+});
