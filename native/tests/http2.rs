@@ -508,3 +508,37 @@ async fn abort_resets_the_stream_and_the_peer_sees_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn end_stream_without_a_close_is_a_premature_close() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // A bare h2 server: accepts the CONNECT, sends one text frame, then END_STREAM.
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut conn = h2::server::Builder::new()
+                .enable_connect_protocol()
+                .handshake(tcp)
+                .await
+                .unwrap();
+            let (_req, mut respond) = conn.accept().await.unwrap().unwrap();
+            let response = http::Response::builder().status(200).body(()).unwrap();
+            let mut send = respond.send_response(response, false).unwrap();
+            send.send_data(bytes::Bytes::from_static(b"\x81\x02hi"), true)
+                .unwrap();
+            while conn.accept().await.is_some() {}
+        });
+        let mut ws = ClientWebSocket::new();
+        ws.options_mut().options.http_version = HttpVersion::Http2;
+        ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+        ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap();
+        let mut buf = [0u8; 16];
+        // The data before END_STREAM is delivered, then the premature end is reported.
+        let r = ws.receive(&mut buf).await.unwrap();
+        assert_eq!(&buf[..r.count], b"hi");
+        let e = ws.receive(&mut buf).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ConnectionClosedPrematurely, "{e}");
+    })
+    .await;
+}

@@ -5,7 +5,10 @@ use std::time::Instant;
 use std::time::Duration;
 
 use sockweave::core::handshake::parse_request;
-use sockweave::{ClientWebSocket, CloseCode, DeflateOptions, MessageType, Millis, Options, SendFlags, State};
+use sockweave::{
+    Accepting, ClientWebSocket, CloseCode, DeflateOptions, HttpVersion, HttpVersionPolicy, Incoming, Invoker,
+    MessageType, Millis, Options, Request, SendFlags, State,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -28,9 +31,28 @@ pub async fn run() -> Res<i32> {
         while let Ok((tcp, _)) = listener.accept().await {
             let opts = server_opts.clone();
             tokio::spawn(async move {
-                if let Ok(ws) = sockweave::accept(tcp, &opts).await {
-                    let _ = crate::echo::echo(&ws).await;
-                    ws.finished().await;
+                // One port for HTTP/1.1 and HTTP/2 (h2c with prior knowledge).
+                match sockweave::accept_any(tcp, &opts).await {
+                    Ok(Accepting::WebSocket(ws)) => {
+                        let _ = crate::echo::echo(&ws).await;
+                        ws.finished().await;
+                    }
+                    Ok(Accepting::Http2(mut conn)) => {
+                        while let Some(incoming) = conn.accept().await {
+                            match incoming {
+                                Incoming::WebSocket(ws, _) => {
+                                    tokio::spawn(async move {
+                                        let _ = crate::echo::echo(&ws).await;
+                                    });
+                                }
+                                Incoming::Request(r) => {
+                                    let body = format!("hello from {} {}", r.method, r.path);
+                                    let _ = r.respond(200, &[], body.as_bytes());
+                                }
+                            }
+                        }
+                    }
+                    Err(_) => {}
                 }
             });
         }
@@ -120,11 +142,59 @@ pub async fn run() -> Res<i32> {
     if client.state() != State::Closed {
         return Err("the close handshake did not complete".into());
     }
+    http2(&addr.to_string()).await?;
     deflate(&url).await?;
     keep_alive(&url).await?;
     println!();
-    println!("Not in this build yet: HTTP/2 (RFC 8441) — see the README's status.");
+    println!("All shown on 127.0.0.1. The npm package and the browser build are described in the README.");
     Ok(0)
+}
+
+async fn http2(addr: &str) -> Res<()> {
+    println!("\nHTTP/2 (RFC 8441), through one invoker");
+    let invoker = Invoker::default();
+    let mut sockets = Vec::new();
+    for i in 0..3 {
+        let mut ws = ClientWebSocket::new();
+        ws.options_mut().options.http_version = HttpVersion::Http2;
+        ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+        ws.connect_with(&format!("ws://{addr}/chat/{i}"), &invoker)
+            .await?;
+        if ws.http_version() != Some(HttpVersion::Http2) {
+            return Err("the WebSocket did not use HTTP/2".into());
+        }
+        sockets.push(ws);
+    }
+    let mut buf = [0u8; 64];
+    for (i, ws) in sockets.iter().enumerate() {
+        let text = format!("stream {i}");
+        ws.send(text.as_bytes(), MessageType::Text, SendFlags::END_OF_MESSAGE)
+            .await?;
+        let r = ws.receive(&mut buf).await?;
+        if buf[..r.count] != *text.as_bytes() {
+            return Err("an HTTP/2 echo came back different".into());
+        }
+    }
+    ok(
+        "3 WebSockets over h2c (extended CONNECT)",
+        "each echoed a message",
+    );
+    let request = Request::get(&format!("http://{addr}/page"))
+        .version(HttpVersion::Http2, HttpVersionPolicy::RequestVersionExact);
+    let page = invoker.send(request).await?;
+    ok(
+        "an ordinary GET on the same connection",
+        format!("{} {:?}", page.status, String::from_utf8_lossy(&page.body)),
+    );
+    ok("TCP connections the invoker opened", invoker.connections_opened());
+    for ws in &sockets {
+        ws.close(Some(CloseCode::NORMAL), "").await?;
+    }
+    ok(
+        "close handshakes, then END_STREAM",
+        "the connection stays for the next stream",
+    );
+    Ok(())
 }
 
 async fn deflate(url: &str) -> Res<()> {
