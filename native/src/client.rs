@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
-use crate::invoker::{non_default, Connection, Invoker, InvokerOptions, Plan, Target};
+use crate::invoker::{is_basic_challenge, non_default, Connection, Invoker, InvokerOptions, Plan, Target};
 use crate::proxy::Proxy;
 use crate::tls::{CertificateCheck, ClientCertificate, RootCertificates};
 use crate::websocket::{DriverConfig, Transport, WebSocket};
@@ -314,9 +314,7 @@ impl ClientWebSocket {
                     if !authorize
                         && invoker.options().credentials.is_some()
                         && e.response().is_some_and(|r| {
-                            r.status == 401
-                                && r.header("www-authenticate")
-                                    .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("basic"))
+                            r.status == 401 && r.header("www-authenticate").is_some_and(is_basic_challenge)
                         }) =>
                 {
                     authorize = true;

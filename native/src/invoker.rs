@@ -295,11 +295,28 @@ impl Invoker {
     /// Sends a request: the whole body goes out, the whole response body comes
     /// back (at most 64 MiB). Cookies from the invoker's jar are sent and updated.
     pub async fn send(&self, request: Request) -> Result<Response, Error> {
+        let response = self.send_once(&request, false).await?;
+        // HTTP Basic, as for WebSockets: only after the server asked for it.
+        if response.status == 401
+            && self.shared.options.credentials.is_some()
+            && response
+                .header("www-authenticate")
+                .is_some_and(is_basic_challenge)
+        {
+            return self.send_once(&request, true).await;
+        }
+        Ok(response)
+    }
+
+    async fn send_once(&self, request: &Request, authorize: bool) -> Result<Response, Error> {
         let target = Target::parse(&request.url)?;
-        let mut headers = request.headers;
+        let mut headers = request.headers.clone();
         let cookie_url = target.http_url();
         if let Some(c) = self.cookie_header(&cookie_url) {
             headers.push(("cookie".into(), c));
+        }
+        if let (true, Some(c)) = (authorize, &self.shared.options.credentials) {
+            headers.push(("authorization".into(), c.basic()));
         }
         let plan = Plan::choose(request.version, request.version_policy, target.secure);
         let method = request.method.as_str();
@@ -316,7 +333,8 @@ impl Invoker {
                 let head = builder
                     .body(())
                     .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}")))?;
-                let (status, headers, body) = h2.request(head, request.body, MAX_RESPONSE_BODY).await?;
+                let (status, headers, body) =
+                    h2.request(head, request.body.clone(), MAX_RESPONSE_BODY).await?;
                 Response {
                     status,
                     version: HttpVersion::Http2,
@@ -604,6 +622,11 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(data.get(..size)?);
         data = data.get(size..)?.strip_prefix(b"\r\n")?;
     }
+}
+
+/// A `WWW-Authenticate` value that offers HTTP Basic.
+pub(crate) fn is_basic_challenge(v: &str) -> bool {
+    v.trim_start().to_ascii_lowercase().starts_with("basic")
 }
 
 /// The invoker options that are not at their defaults, by their names, for

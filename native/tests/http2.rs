@@ -542,3 +542,54 @@ async fn end_stream_without_a_close_is_a_premature_close() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn requests_over_http2_use_the_invokers_credentials_and_cookies() {
+    bounded(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut conn = sockweave::accept_h2(tcp, &Options::default()).await.unwrap();
+            while let Some(Incoming::Request(r)) = conn.accept().await {
+                let header = |n: &str| r.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+                // "user:pass" in base64.
+                if header("authorization").as_deref() != Some("Basic dXNlcjpwYXNz") {
+                    r.respond(
+                        401,
+                        &[("www-authenticate".into(), "Basic realm=\"t\"".into())],
+                        b"",
+                    )
+                    .unwrap();
+                } else {
+                    let body = format!("cookie={}", header("cookie").unwrap_or_default());
+                    r.respond(
+                        200,
+                        &[("set-cookie".into(), "visits=2; Path=/".into())],
+                        body.as_bytes(),
+                    )
+                    .unwrap();
+                }
+            }
+        });
+        let jar = Arc::new(CookieJar::new());
+        let url = format!("http://127.0.0.1:{port}/private");
+        jar.set_cookie("visits=1; Path=/", &url).unwrap();
+        let invoker = Invoker::new(InvokerOptions {
+            cookies: Some(jar.clone()),
+            credentials: Some(sockweave::Credentials {
+                user: "user".into(),
+                password: "pass".into(),
+            }),
+            ..Default::default()
+        });
+        let get = || Request::get(&url).version(HttpVersion::Http2, HttpVersionPolicy::RequestVersionExact);
+        let r = invoker.send(get()).await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(String::from_utf8(r.body).unwrap(), "cookie=visits=1");
+        let r = invoker.send(get()).await.unwrap();
+        assert_eq!(String::from_utf8(r.body).unwrap(), "cookie=visits=2");
+        assert_eq!(invoker.connections_opened(), 1);
+    })
+    .await;
+}

@@ -462,3 +462,57 @@ async fn http_basic_to_the_server_works_through_the_proxy() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn http2_websockets_through_the_proxy_share_one_tunnel() {
+    bounded(async {
+        let ca = Ca::new("sockweave test CA");
+        let leaf = ca.server_cert(&["localhost"], 4000);
+        let config = sockweave::tls_server_config(
+            leaf.cert_pem.as_bytes(),
+            leaf.key_pem.as_bytes(),
+            &[b"h2", b"http/1.1"],
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server_port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let tls = acceptor.accept(tcp).await.unwrap();
+                    if let Ok(sockweave::Accepting::Http2(mut conn)) =
+                        sockweave::accept_any(tls, &Options::default()).await
+                    {
+                        while let Some(sockweave::Incoming::WebSocket(ws, _)) = conn.accept().await {
+                            tokio::spawn(async move { echo(&ws).await });
+                        }
+                    }
+                });
+            }
+        });
+        let proxy = start_proxy(Mode::Tunnel { required_auth: None }).await;
+        let invoker = sockweave::Invoker::new(sockweave::InvokerOptions {
+            proxy: Some(Proxy::new(&proxy.url()).unwrap()),
+            root_certificates: RootCertificates::from_pem(ca.pem().as_bytes()).unwrap(),
+            ..Default::default()
+        });
+        let mut sockets = Vec::new();
+        for i in 0..3 {
+            let mut ws = sockweave::ClientWebSocket::new();
+            ws.options_mut().options.http_version = sockweave::HttpVersion::Http2;
+            ws.options_mut().options.http_version_policy = sockweave::HttpVersionPolicy::RequestVersionExact;
+            ws.connect_with(&format!("wss://localhost:{server_port}/{i}"), &invoker)
+                .await
+                .unwrap();
+            assert_echo(&ws, &format!("HTTP/2 in a tunnel, stream {i}")).await;
+            sockets.push(ws);
+        }
+        // One CONNECT, one tunnel, one TLS session, three streams.
+        assert_eq!(proxy.requests().len(), 1);
+        assert_eq!(proxy.tunnels(), 1);
+        assert_eq!(invoker.connections_opened(), 1);
+    })
+    .await;
+}
