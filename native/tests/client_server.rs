@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use base64::Engine;
-use common::{bounded, echo, echo_server};
+use common::{bounded, echo, echo_server, raw_accept};
 use sockweave::{
     accept, accept_with, Accepted, ClientWebSocket, ClientWebSocketOptions, CloseCode, CookieJar,
     Credentials, ErrorKind, MessageType, Millis, Options, Rejected, SendFlags, ServerRequest, State,
@@ -655,24 +655,6 @@ async fn abort_fails_a_pending_receive_in_another_task() {
     .await;
 }
 
-/// Reads a client's handshake request on `tcp`; returns the `101` response to send.
-async fn raw_accept(tcp: &mut TcpStream) -> Vec<u8> {
-    let mut head = Vec::new();
-    let mut chunk = [0u8; 1024];
-    let req = loop {
-        let n = tcp.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "the client hung up during the handshake");
-        head.extend_from_slice(&chunk[..n]);
-        if let Some((req, used)) =
-            sockweave::core::handshake::parse_request(&head, Default::default()).unwrap()
-        {
-            assert_eq!(used, head.len(), "the client sent bytes after its request");
-            break req;
-        }
-    };
-    req.accept_response(None, &[], &[]).unwrap()
-}
-
 /// An unmasked (server-to-client) single-frame text message.
 fn text_frame(s: &str) -> Vec<u8> {
     assert!(s.len() < 126);
@@ -906,7 +888,6 @@ async fn a_client_that_stops_midway_through_its_request_times_out_too() {
 }
 
 #[tokio::test]
-
 async fn connect_is_single_use_even_after_a_failure() {
     bounded(async {
         let good = echo_server(Options::default()).await;
@@ -1161,7 +1142,6 @@ async fn cookies_from_a_401_go_with_the_retry_and_paths_are_respected() {
 }
 
 #[tokio::test]
-
 async fn close_completes_a_receive_pending_in_another_task() {
     bounded(async {
         let port = echo_server(Options::default()).await;
@@ -1197,7 +1177,6 @@ async fn close_completes_a_receive_pending_in_another_task() {
 }
 
 #[tokio::test]
-
 async fn two_pending_receives_do_not_hang() {
     bounded(async {
         let port = echo_server(Options::default()).await;
@@ -1270,7 +1249,6 @@ fn binary_frame(payload: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test]
-
 async fn frames_sent_with_the_request_beyond_the_receive_buffer_all_arrive() {
     bounded(async {
         let (listener, port) = listen().await;
@@ -1310,7 +1288,6 @@ async fn frames_sent_with_the_request_beyond_the_receive_buffer_all_arrive() {
 }
 
 #[tokio::test]
-
 async fn frames_sent_with_the_response_beyond_the_receive_buffer_all_arrive() {
     bounded(async {
         let (listener, port) = listen().await;

@@ -614,7 +614,6 @@ async fn a_dropped_close_leaves_the_close_sent_and_the_connection_closing() {
 }
 
 #[tokio::test]
-
 async fn dropping_the_socket_after_its_stream_ended_still_answers_the_close() {
     bounded(async {
         let (listener, port) = listen().await;

@@ -416,7 +416,6 @@ async fn over_tls_1_2_a_missing_client_certificate_is_a_tls_error() {
 }
 
 #[tokio::test]
-
 async fn over_tls_1_3_a_missing_client_certificate_is_a_tls_error() {
     bounded(async {
         let ca = Ca::new("sockweave test CA");

@@ -13,7 +13,8 @@ use rcgen::{
     IsCa, KeyPair, KeyUsagePurpose,
 };
 use sockweave::{ClientWebSocket, ClientWebSocketOptions, MessageType, Options, SendFlags, WebSocket};
-use tokio::net::TcpListener;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Safety bound around every test body: a hang fails the test instead of blocking the run.
 pub const LIMIT: Duration = Duration::from_secs(10);
@@ -167,4 +168,22 @@ pub async fn assert_echo(ws: &ClientWebSocket, text: &str) {
     assert_eq!(r.message_type, MessageType::Text);
     assert!(r.end_of_message);
     assert_eq!(&buf[..r.count], text.as_bytes());
+}
+
+/// Reads a client's handshake request on `tcp`; returns the `101` response to send.
+pub async fn raw_accept(tcp: &mut TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    let req = loop {
+        let n = tcp.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "the client hung up during the handshake");
+        head.extend_from_slice(&chunk[..n]);
+        if let Some((req, used)) =
+            sockweave::core::handshake::parse_request(&head, Default::default()).unwrap()
+        {
+            assert_eq!(used, head.len(), "the client sent bytes after its request");
+            break req;
+        }
+    };
+    req.accept_response(None, &[], &[]).unwrap()
 }
