@@ -81,6 +81,7 @@ pub fn common(arg: &str, p: &mut lexopt::Parser, o: &mut Options) -> Res<bool> {
             o.dangerous_deflate_options = Some(parse_deflate(spec.as_deref())?);
         }
         "--max-message-size" => o.max_message_size = p.value()?.parse()?,
+        "--handshake-timeout" => o.handshake_timeout = parse_millis(&p.value()?.string()?)?,
         "--options" => {
             // The whole options object as JSON, exactly as the npm package takes it.
             let json = p.value()?.string()?;

@@ -25,7 +25,7 @@ options (both roles):
                              server_max_window_bits=N,client_no_context_takeover,server_no_context_takeover
   --keepalive-interval D     e.g. 30s, 500ms, 0 (off)
   --keepalive-timeout D      e.g. 10s; infinite = unsolicited PONG
-  --max-message-size BYTES
+  --max-message-size BYTES   --handshake-timeout D (default 10s)
   --options JSON             the whole options object, as in the npm package
 client options:
   -H 'Name: value'           extra handshake header; repeatable
