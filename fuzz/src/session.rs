@@ -39,6 +39,7 @@
 use sockweave_core::close::parse_close_payload;
 use sockweave_core::deflate::DeflateParams;
 use sockweave_core::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, RSV1};
+use sockweave_core::keepalive::Strategy;
 use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, Session, SessionConfig, State};
 use sockweave_core::{CloseCode, Error, ErrorKind};
 
@@ -110,7 +111,7 @@ impl Config {
 ///
 /// - `a & 15`: how many bytes to feed ([`CHUNKS`]), also the size of a binary send;
 /// - `a >> 4`: the `receive` buffer size ([`RECV_SIZES`]);
-/// - `b & 31`: an action (0-11 none; see [`Driver::act`]);
+/// - `b & 31`: an action (0-10 none; see [`Driver::act`]);
 /// - `b >> 5`: how much output to consume (0-3 all, 4 none, 5 one byte,
 ///   6 half, 7 all but one byte).
 #[derive(Clone, Copy, Debug, Default)]
@@ -143,6 +144,8 @@ struct Driver {
     /// Length of `written` when output was dropped by an abort: output may
     /// end in the middle of a frame there, and nothing may follow.
     aborted_at: Option<usize>,
+    /// The session's clock, in milliseconds, advanced by actions 11 and 15.
+    now: u64,
     /// The Close we queued with `close()`: (code, reason).
     our_close: Option<(Option<CloseCode>, &'static str)>,
     /// Messages sent whole (type, data), in order.
@@ -174,6 +177,17 @@ pub fn run(role: Role, data: &[u8]) {
     config.max_frame_size = cfg.max_frame_size;
     config.max_message_size = cfg.max_message_size;
     config.deflate = cfg.deflate;
+    // Keep-alive runs only when an op advances the clock (action 15 or 11).
+    config.keep_alive = if ops.iter().any(|o| o.b & 31 == 15) {
+        Strategy::PingPong {
+            interval: 100,
+            timeout: 50,
+        }
+    } else if ops.iter().any(|o| o.b & 31 == 11) {
+        Strategy::UnsolicitedPong { interval: 100 }
+    } else {
+        Strategy::Off
+    };
     let mut d = Driver {
         role,
         cfg,
@@ -185,6 +199,7 @@ pub fn run(role: Role, data: &[u8]) {
         incoming: None,
         written: Vec::new(),
         aborted_at: None,
+        now: 0,
         our_close: None,
         sent: Vec::new(),
         sending: None,
@@ -535,6 +550,26 @@ impl Driver {
                     assert!(
                         self.s.pending_output().is_empty(),
                         "output is pending right after abort"
+                    );
+                    self.aborted_at.get_or_insert(self.written.len());
+                }
+            }
+            // Time passes (0-1000 ms): keep-alive may send a PING or PONG, or
+            // abort when a PONG is overdue (dropping unwritten output).
+            11 | 15 => {
+                self.now += CHUNKS[usize::from(op.a & 15)].min(1000) as u64;
+                let before = self.s.state();
+                if self.s.poll_timeout().is_some_and(|t| t <= self.now) {
+                    self.s.handle_timeout(self.now);
+                } else {
+                    self.s.set_now(self.now);
+                }
+                let after = self.s.state();
+                if after == State::Aborted && before != State::Aborted {
+                    assert!(
+                        self.s.failure().is_some_and(|e| e.to_string().contains("Pong")),
+                        "keep-alive aborted without its message: {:?}",
+                        self.s.failure()
                     );
                     self.aborted_at.get_or_insert(self.written.len());
                 }
