@@ -9,10 +9,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bounded, raw_accept, Ca};
+use common::{bounded, h2_only_client, raw_accept, Ca};
 use sockweave::{
-    ClientWebSocket, CloseCode, ErrorKind, HttpVersion, HttpVersionPolicy, Incoming, MessageType, Millis,
-    Options, RootCertificates, SendFlags, State,
+    ClientWebSocket, CloseCode, ErrorKind, Incoming, MessageType, Millis, Options, RootCertificates,
+    SendFlags, State,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -341,9 +341,7 @@ async fn an_http2_connection_dying_fails_every_websocket_on_it() {
         let invoker = sockweave::Invoker::default();
         let mut sockets = Vec::new();
         for i in 0..4 {
-            let mut ws = ClientWebSocket::new();
-            ws.options_mut().options.http_version = HttpVersion::Http2;
-            ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+            let mut ws = h2_only_client();
             ws.connect_with(&format!("ws://127.0.0.1:{port}/{i}"), &invoker)
                 .await
                 .unwrap();
@@ -361,9 +359,7 @@ async fn an_http2_connection_dying_fails_every_websocket_on_it() {
             assert_eq!(ws.state(), State::Aborted);
         }
         // The dead connection is not reused: a new WebSocket opens a new one.
-        let mut again = ClientWebSocket::new();
-        again.options_mut().options.http_version = HttpVersion::Http2;
-        again.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+        let mut again = h2_only_client();
         let _ = again
             .connect_with(&format!("ws://127.0.0.1:{port}/again"), &invoker)
             .await;

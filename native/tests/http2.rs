@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use common::{assert_echo, bounded, echo, Ca};
+use common::{assert_echo, bounded, echo, h2_only_client, Ca};
 use sockweave::{
     accept_any, Accepting, ClientWebSocket, ClientWebSocketOptions, CloseCode, CookieJar, DeflateOptions,
     ErrorKind, HttpVersion, HttpVersionPolicy, Incoming, Invoker, InvokerOptions, MessageType, Options,
@@ -299,9 +299,7 @@ async fn a_refused_extended_connect_reports_the_status() {
             .unwrap();
             while conn.accept().await.is_some() {}
         });
-        let mut ws = ClientWebSocket::new();
-        ws.options_mut().options.http_version = HttpVersion::Http2;
-        ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+        let mut ws = h2_only_client();
         let e = ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NotAWebSocket, "{e}");
         assert_eq!(ws.http_status_code(), Some(403));
@@ -323,9 +321,7 @@ async fn one_invoker_carries_100_websockets_and_100_requests_on_one_connection()
             for i in 0..100 {
                 let (sockets, url) = (invoker.clone(), s.url(&format!("/ws/{i}")));
                 tasks.push(tokio::spawn(async move {
-                    let mut ws = ClientWebSocket::new();
-                    ws.options_mut().options.http_version = HttpVersion::Http2;
-                    ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+                    let mut ws = h2_only_client();
                     ws.connect_with(&url, &sockets).await.unwrap();
                     assert_eq!(ws.http_version(), Some(HttpVersion::Http2));
                     assert_echo(&ws, &format!("socket {i}")).await;
@@ -372,9 +368,7 @@ async fn one_invoker_carries_100_websockets_and_100_requests_on_one_connection()
                 }
             }
             // Closed streams leave the connection usable.
-            let mut again = ClientWebSocket::new();
-            again.options_mut().options.http_version = HttpVersion::Http2;
-            again.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+            let mut again = h2_only_client();
             again.connect_with(&s.url("/again"), &invoker).await.unwrap();
             assert_echo(&again, "still one connection").await;
             assert_eq!(s.connections.load(Ordering::SeqCst), 1);
@@ -476,9 +470,7 @@ async fn abort_resets_the_stream_and_the_peer_sees_it() {
         let connect = |path: &'static str| {
             let invoker = invoker.clone();
             async move {
-                let mut ws = ClientWebSocket::new();
-                ws.options_mut().options.http_version = HttpVersion::Http2;
-                ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+                let mut ws = h2_only_client();
                 ws.connect_with(&format!("ws://127.0.0.1:{port}{path}"), &invoker)
                     .await
                     .unwrap();
@@ -529,9 +521,7 @@ async fn end_stream_without_a_close_is_a_premature_close() {
                 .unwrap();
             while conn.accept().await.is_some() {}
         });
-        let mut ws = ClientWebSocket::new();
-        ws.options_mut().options.http_version = HttpVersion::Http2;
-        ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
+        let mut ws = h2_only_client();
         ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap();
         let mut buf = [0u8; 16];
         // The data before END_STREAM is delivered, then the premature end is reported.

@@ -6,7 +6,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use common::{assert_echo, bounded, connect, echo, echo_server, tls_echo_server_for, Ca};
+use common::{assert_echo, bounded, connect, echo, echo_server, h2_only_client, tls_echo_server_for, Ca};
 use sockweave::{
     accept_with, Accepted, ClientWebSocketOptions, CloseCode, Credentials, ErrorKind, Options, Proxy,
     RootCertificates, State,
@@ -500,9 +500,7 @@ async fn http2_websockets_through_the_proxy_share_one_tunnel() {
         });
         let mut sockets = Vec::new();
         for i in 0..3 {
-            let mut ws = sockweave::ClientWebSocket::new();
-            ws.options_mut().options.http_version = sockweave::HttpVersion::Http2;
-            ws.options_mut().options.http_version_policy = sockweave::HttpVersionPolicy::RequestVersionExact;
+            let mut ws = h2_only_client();
             ws.connect_with(&format!("wss://localhost:{server_port}/{i}"), &invoker)
                 .await
                 .unwrap();

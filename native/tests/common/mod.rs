@@ -149,6 +149,14 @@ pub async fn tls_echo_server_for(leaf: &Leaf) -> u16 {
     tls_echo_server(config).await
 }
 
+/// A client that asks for HTTP/2 and nothing else (h2c with prior knowledge for ws://).
+pub fn h2_only_client() -> ClientWebSocket {
+    let mut ws = ClientWebSocket::new();
+    ws.options_mut().options.http_version = sockweave::HttpVersion::Http2;
+    ws.options_mut().options.http_version_policy = sockweave::HttpVersionPolicy::RequestVersionExact;
+    ws
+}
+
 /// Connects a client with these options.
 pub async fn connect(
     url: &str,
