@@ -3,11 +3,12 @@
 # (shared vectors, client/server over stream pairs and loopback TCP, keep-alive,
 # interop with Node ws and Python websockets, wss:// with a test CA), packs it and installs the tarball into a fresh
 # project as a user would, then runs Autobahn|Testsuite in both roles (cases
-# 1-10 and a 12/13 sample, tests/npm/autobahn.sh quick). Every part is bounded with `timeout`; everything
+# 1-10 and a 12/13 sample, tests/npm/autobahn.sh quick) and the benchmark
+# against ws (tests/npm/bench.js, REPORT lines only). Every part is bounded with `timeout`; everything
 # binds 127.0.0.1 only. Exits non-zero on any failure.
 #
 #   tests/npm/run.sh              build, then every part
-#   tests/npm/run.sh PART...      only these parts: build vectors connection keepalive interop tls_python pack autobahn
+#   tests/npm/run.sh PART...      only these parts: build vectors connection keepalive interop tls_python pack autobahn bench
 #
 # Environment: CARGO_TARGET_DIR (passed to the build), NPM_TEST_TIMEOUT
 # (seconds per part, default 300).
@@ -18,7 +19,7 @@ cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 T="${NPM_TEST_TIMEOUT:-300}"
 PARTS=("$@")
-[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors connection keepalive interop tls_python pack autobahn)
+[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors connection keepalive interop tls_python pack autobahn bench)
 
 FAILED=()
 PASSED=()
@@ -55,6 +56,8 @@ if [[ " ${PARTS[*]} " == *" autobahn "* ]] && [ ! -x tests/.cache/wstest/venv/bi
     timeout 1800 bash tests/peers/setup.sh wstest || { echo "cannot install Autobahn|Testsuite" >&2; exit 1; }
 fi
 part autobahn 1800 bash tests/npm/autobahn.sh quick
+# The benchmark against ws: REPORT lines, no thresholds.
+part bench "$T" node tests/npm/bench.js 1
 
 echo "npm tests: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
 for f in "${FAILED[@]}"; do echo "  FAILED: $f"; done
