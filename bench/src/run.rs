@@ -416,6 +416,9 @@ fn write_file(p: &Path, s: &str) {
     }
 }
 
+/// Medians and spreads: msg/s, its spread, CPU µs/msg, its spread, peer load.
+type Stat = (f64, f64, f64, f64, f64);
+
 struct Rendered {
     text: String,
     markdown: String,
@@ -518,7 +521,7 @@ fn render(
     let mut chart: Vec<(String, Vec<(Lib, f64)>)> = Vec::new();
     for (si, sc) in scenarios.iter().enumerate() {
         for role in [Role::Server, Role::Client] {
-            let stat = |lib: Lib| -> Option<(f64, f64, f64, f64, f64)> {
+            let stat = |lib: Lib| -> Option<Stat> {
                 let s = results.get(&(si, role, lib))?;
                 let (r, rs) = median_spread(&s.rate);
                 let (c, cs) = median_spread(&s.cpu_us);
@@ -526,7 +529,7 @@ fn render(
                 Some((r, rs, c, cs, p))
             };
             let ours = stat(Lib::Sockweave);
-            let peers: Vec<(Lib, (f64, f64, f64, f64, f64))> = CONTENDERS[1..]
+            let peers: Vec<(Lib, Stat)> = CONTENDERS[1..]
                 .iter()
                 .filter_map(|&l| stat(l).map(|s| (l, s)))
                 .collect();
@@ -620,7 +623,7 @@ fn render(
             ));
             // The targets.
             if let Some(o) = ours {
-                let fast_peers: Vec<&(Lib, (f64, f64, f64, f64, f64))> = peers
+                let fast_peers: Vec<&(Lib, Stat)> = peers
                     .iter()
                     .filter(|p| matches!(p.0, Lib::FastWs | Lib::TokioWs))
                     .collect();

@@ -31,7 +31,7 @@ use std::time::Duration;
 use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, Session, SessionConfig, State};
 use sockweave_core::{CloseCode, Options};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{sleep, Instant, Sleep};
+use tokio::time::{Instant, Sleep};
 
 use crate::error::Error;
 
@@ -426,16 +426,29 @@ fn millis(epoch: Instant, at: Instant) -> u64 {
     at.saturating_duration_since(epoch).as_millis() as u64
 }
 
-/// Arms `timer` for `deadline` and reports whether it already passed.
+/// Arms `timer` for `deadline` and reports whether it already passed. The
+/// timer is allocated once and reset in place; a deadline that moved later
+/// (keep-alive after every message heard) does not touch the timer wheel:
+/// the earlier wake-up finds the new deadline and re-arms for it.
 fn deadline_passed(
     timer: &mut Option<(Instant, Pin<Box<Sleep>>)>,
     cx: &mut Context<'_>,
     deadline: Instant,
+    now: Instant,
 ) -> bool {
+    if deadline <= now {
+        return true;
+    }
     match timer {
-        Some((d, s)) if *d == deadline => s.as_mut().poll(cx).is_ready(),
-        _ => {
-            let mut s = Box::pin(sleep(deadline.saturating_duration_since(Instant::now())));
+        Some((armed, s)) => {
+            if *armed > deadline || (*armed < deadline && s.is_elapsed()) {
+                *armed = deadline;
+                s.as_mut().reset(deadline);
+            }
+            s.as_mut().poll(cx).is_ready()
+        }
+        None => {
+            let mut s = Box::pin(tokio::time::sleep_until(deadline));
             let ready = s.as_mut().poll(cx).is_ready();
             *timer = Some((deadline, s));
             ready
@@ -471,11 +484,15 @@ impl Future for Driver {
         let this = &mut *self;
         let shared = this.shared.clone();
         let mut inner = shared.lock();
+        // One clock reading per wake-up: the loop below runs again only when
+        // reading produced output to write (a PONG, a Close) or a timer fired.
+        let mut now = Instant::now();
         loop {
             let Some(io) = this.io.as_mut() else {
                 return Poll::Ready(());
             };
             let mut progress = false;
+            let mut write_blocked = false;
 
             // Write what the session has queued.
             while !inner.session.pending_output().is_empty() {
@@ -495,7 +512,10 @@ impl Future for Driver {
                         inner.session.abort_with(transport_failure(e));
                         break;
                     }
-                    Poll::Pending => break,
+                    Poll::Pending => {
+                        write_blocked = true;
+                        break;
+                    }
                 }
             }
             if this.needs_flush && inner.session.pending_output().is_empty() {
@@ -517,7 +537,7 @@ impl Future for Driver {
             // Read while there is room, so control frames are never left unread.
             // After a Close or a failure, keep reading (and dropping) only to see EOF.
             let mut read_any = false;
-            let now_ms = millis(this.epoch, Instant::now());
+            let now_ms = millis(this.epoch, now);
             inner.session.set_now(now_ms);
             if !this.early.is_empty() {
                 let n = inner.session.feed(&this.early);
@@ -529,27 +549,41 @@ impl Future for Driver {
                 }
             }
             while !this.eof && this.early.is_empty() {
-                let mut scratch = [0u8; 256];
                 let receiving = inner.session.is_receiving();
-                let buf: &mut [u8] = if receiving {
-                    inner.session.read_buf()
+                // Until the first bytes arrive the session has no receive
+                // buffer: read into scratch space and feed it, so a connection
+                // that never receives anything never allocates one.
+                let direct = receiving && inner.session.has_receive_buffer();
+                // Zeroed only on this rare path (first bytes, or reads after a Close).
+                let mut scratch: Option<[u8; SCRATCH]> = None;
+                let (polled, n) = if direct {
+                    let buf = inner.session.read_buf();
+                    if buf.is_empty() {
+                        inner.read_stalled = true;
+                        break;
+                    }
+                    let mut rb = ReadBuf::new(buf);
+                    let p = Pin::new(&mut *io).poll_read(cx, &mut rb);
+                    (p, rb.filled().len())
                 } else {
-                    &mut scratch
+                    let mut rb = ReadBuf::new(scratch.insert([0u8; SCRATCH]));
+                    let p = Pin::new(&mut *io).poll_read(cx, &mut rb);
+                    (p, rb.filled().len())
                 };
-                if buf.is_empty() {
-                    inner.read_stalled = true;
-                    break;
-                }
-                let mut rb = ReadBuf::new(buf);
-                match Pin::new(&mut *io).poll_read(cx, &mut rb) {
+                match polled {
                     Poll::Ready(Ok(())) => {
-                        let n = rb.filled().len();
                         read_any = true;
                         if n == 0 {
                             this.eof = true;
                             inner.session.feed_eof();
-                        } else if receiving {
+                        } else if direct {
                             inner.session.commit_read(n);
+                        } else if let (true, Some(data)) = (receiving, scratch.as_ref()) {
+                            let taken = inner.session.feed(&data[..n]);
+                            if taken < n {
+                                this.early.extend_from_slice(&data[taken..n]);
+                                inner.read_stalled = true;
+                            }
                         }
                     }
                     Poll::Ready(Err(e)) => {
@@ -591,8 +625,6 @@ impl Future for Driver {
                 }
             }
             // Timers: keep-alive, the close timeout, the client's linger.
-            let now = Instant::now();
-            let now_ms = millis(this.epoch, now);
             if inner.session.poll_timeout().is_some_and(|d| d <= now_ms) {
                 inner.session.handle_timeout(now_ms);
                 if !inner.session.pending_output().is_empty() || inner.session.state() == State::Aborted {
@@ -629,11 +661,17 @@ impl Future for Driver {
                 deadline = Some(deadline.map_or(close_deadline, |d| d.min(close_deadline)));
             }
             if let Some(d) = deadline {
-                if deadline_passed(&mut this.timer, cx, d) {
+                if deadline_passed(&mut this.timer, cx, d, now) {
+                    now = Instant::now();
                     continue;
                 }
             }
-            if progress || read_any {
+            // Reading can queue output (a PONG, our answer to a Close, an
+            // error's Close): write it now unless the transport is full.
+            let more_output = !inner.session.pending_output().is_empty() && !write_blocked;
+            // An early leftover that a receive made room for is fed on the next turn.
+            let more_early = read_any && !this.early.is_empty() && !inner.read_stalled;
+            if more_output || more_early {
                 continue;
             }
             inner.driver_waker = Some(cx.waker().clone());
@@ -641,6 +679,9 @@ impl Future for Driver {
         }
     }
 }
+
+/// Stack space for reads while the session has no receive buffer yet.
+const SCRATCH: usize = 2048;
 
 /// Registers `w` unless it would wake a task already registered (a task
 /// polled again must not grow the list).

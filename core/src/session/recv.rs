@@ -240,6 +240,14 @@ impl Session {
         &mut self.recv.buf[filled..]
     }
 
+    /// True once the receive buffer is allocated (the first [`read_buf`](Self::read_buf)
+    /// or [`feed`](Self::feed) allocates it). A backend may read a connection's
+    /// first bytes into scratch space and [`feed`](Self::feed) them, so
+    /// connections that never receive anything never allocate one.
+    pub fn has_receive_buffer(&self) -> bool {
+        !self.recv.buf.is_empty()
+    }
+
     /// Marks `n` bytes of [`read_buf`](Self::read_buf) as filled and processes them.
     pub fn commit_read(&mut self, n: usize) {
         debug_assert!(self.recv.filled + n <= self.recv.buf.len());
