@@ -59,6 +59,6 @@ part autobahn 1800 bash tests/npm/autobahn.sh quick
 # The benchmark against ws: REPORT lines, no thresholds.
 part bench "$T" node tests/npm/bench.js 1
 
-echo "npm tests: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
+echo "npm: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
 for f in "${FAILED[@]}"; do echo "  FAILED: $f"; done
 [ "${#FAILED[@]}" -eq 0 ]
