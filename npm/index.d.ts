@@ -42,7 +42,7 @@ export interface Options {
   subProtocol?: string | null;
   /** Client: extra request headers. */
   requestHeaders?: HeaderInit;
-  /** `"1.1"` (HTTP/2 is not available in the npm package yet). */
+  /** The HTTP version to ask for (HTTP/2: RFC 8441 extended CONNECT); with `httpVersionPolicy`. */
   httpVersion?: '1.1' | '2';
   httpVersionPolicy?: 'requestVersionOrLower' | 'requestVersionOrHigher' | 'requestVersionExact';
   /** `fromStream`: act as the server. */
@@ -195,6 +195,8 @@ export class ClientWebSocket extends WebSocket {
   options: ClientOptions;
   connect(url: string | URL): Promise<void>;
   readonly httpStatusCode: number | undefined;
+  /** The HTTP version the handshake used. */
+  readonly httpVersion: '1.1' | '2' | undefined;
   readonly httpResponseHeaders: Array<[string, string]> | undefined;
 }
 
@@ -221,6 +223,15 @@ export function acceptUpgrade(
   req: IncomingMessage, socket: Duplex, head: Buffer, options?: Options, decide?: Decide,
 ): Promise<WebSocket>;
 
+/**
+ * Accepts a WebSocket over HTTP/2 (RFC 8441) from a `node:http2` server's `'stream'`
+ * event (the server needs `settings: { enableConnectProtocol: true }`).
+ */
+export function acceptH2(
+  stream: import('node:http2').ServerHttp2Stream, headers: import('node:http2').IncomingHttpHeaders,
+  options?: Options, decide?: Decide,
+): Promise<WebSocket>;
+
 /** Reads and answers the upgrade request on a raw stream (a `net.Server` connection, ...). */
 export function accept(stream: Duplex | StreamPair, options?: Options, decide?: Decide): Promise<WebSocket>;
 
@@ -231,6 +242,7 @@ declare const sockweave: {
   WebSocketError: typeof WebSocketError;
   acceptUpgrade: typeof acceptUpgrade;
   accept: typeof accept;
+  acceptH2: typeof acceptH2;
   normalizeOptions: typeof normalizeOptions;
 };
 export default sockweave;

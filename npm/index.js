@@ -4,7 +4,7 @@
 
 const { WebSocket, Message, normalizeOptions } = require('./lib/websocket.js');
 const { ClientWebSocket } = require('./lib/client.js');
-const { acceptUpgrade, accept } = require('./lib/server.js');
+const { acceptUpgrade, accept, acceptH2 } = require('./lib/server.js');
 const { WebSocketError } = require('./lib/errors.js');
 
 module.exports = {
@@ -14,6 +14,7 @@ module.exports = {
   WebSocketError,
   acceptUpgrade,
   accept,
+  acceptH2,
   normalizeOptions,
 };
 module.exports.default = module.exports;

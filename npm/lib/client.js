@@ -5,6 +5,7 @@
 
 const net = require('node:net');
 const tls = require('node:tls');
+const http2 = require('node:http2');
 const { WebSocket, CONSTRUCT, engine, normalizeOptions, randomBytes, wasm } = require('./websocket.js');
 const { WebSocketError, adopt } = require('./errors.js');
 const { NodeTransport } = require('./transport.js');
@@ -63,7 +64,40 @@ function parseTarget(url) {
   };
 }
 
-function openSocket(target, tlsOptions) {
+/**
+ * Which protocol to use, from the version and policy (.NET's rules; the same
+ * table as the native crate's invoker):
+ *
+ * | requested | policy   | wss://               | ws://                 |
+ * |-----------|----------|----------------------|-----------------------|
+ * | 1.1       | OrLower  | HTTP/1.1             | HTTP/1.1              |
+ * | 1.1       | Exact    | HTTP/1.1             | HTTP/1.1              |
+ * | 1.1       | OrHigher | ALPN h2 or HTTP/1.1  | HTTP/1.1              |
+ * | 2         | OrLower  | ALPN h2 or HTTP/1.1  | HTTP/1.1              |
+ * | 2         | Exact    | HTTP/2 only          | h2c (prior knowledge) |
+ * | 2         | OrHigher | HTTP/2 only          | h2c (prior knowledge) |
+ */
+function choosePlan(version, policy, secure) {
+  const wants2 = version === '2' || policy === 'requestVersionOrHigher';
+  const allows1 = version === '1.1' || policy === 'requestVersionOrLower';
+  if (!wants2) return { h2: false };
+  if (secure) return { h2: true, fallback: allows1 };
+  // Without TLS there is no ALPN to ask with: h2c only when HTTP/1.1 is not acceptable anyway.
+  return allows1 ? { h2: false } : { h2: true, fallback: false };
+}
+
+/** A header object of node:http2 as [name, value] pairs, pseudo-headers left out. */
+function h2Pairs(headers) {
+  const out = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (k.startsWith(':')) continue;
+    if (Array.isArray(v)) for (const x of v) out.push([k, String(x)]);
+    else out.push([k, String(v)]);
+  }
+  return out;
+}
+
+function openSocket(target, tlsOptions, alpn) {
   return new Promise((resolve, reject) => {
     let sock;
     const fail = (e) => {
@@ -76,7 +110,7 @@ function openSocket(target, tlsOptions) {
       const o = {
         host: target.hostname,
         port: target.port,
-        ALPNProtocols: ['http/1.1'],
+        ALPNProtocols: alpn || ['http/1.1'],
         ...(tlsOptions || {}),
       };
       if (o.servername === undefined && !net.isIP(target.hostname)) o.servername = target.hostname;
@@ -118,6 +152,11 @@ class ClientWebSocket extends WebSocket {
     return this._response ? this._response.status : undefined;
   }
 
+  /** The HTTP version the handshake used: `'1.1'` or `'2'` (after connect). */
+  get httpVersion() {
+    return this._httpVersion;
+  }
+
   /** The handshake response headers, `[name, value]` pairs (also after a refused connect). */
   get httpResponseHeaders() {
     return this._response ? this._response.headers : undefined;
@@ -130,38 +169,108 @@ class ClientWebSocket extends WebSocket {
     }
     const [core, node] = splitOptions(this.options);
     const normalized = normalizeOptions(core);
-    if (normalized.httpVersion === '2' && normalized.httpVersionPolicy !== 'requestVersionOrLower') {
-      throw new WebSocketError('UnsupportedProtocol',
-        'HTTP/2 WebSockets (RFC 8441) are not available in the npm package yet, and the version policy '
-        + 'forbids falling back to HTTP/1.1; use httpVersionPolicy requestVersionOrLower or HTTP/1.1');
-    }
     const target = parseTarget(url);
+    const plan = choosePlan(normalized.httpVersion, normalized.httpVersionPolicy, target.secure);
     const hs = engine(() => new wasm.ClientHandshake(core, target.authority, target.path, randomBytes(16), undefined));
     this._connecting = true;
     let socket;
     let timer;
     try {
       const work = (async () => {
-        socket = await openSocket(target, node.tls);
-        return this._upgrade(socket, hs);
+        if (!plan.h2) {
+          socket = await openSocket(target, node.tls);
+          return this._upgrade(socket, hs);
+        }
+        if (!target.secure) return this._h2(target, core, null);
+        socket = await openSocket(target, node.tls, plan.fallback ? ['h2', 'http/1.1'] : ['h2']);
+        if (socket.alpnProtocol === 'h2') {
+          try {
+            return await this._h2(target, core, socket);
+          } catch (e) {
+            if (!(plan.fallback && e.noConnectProtocol)) throw e;
+            // An HTTP/2 server without extended CONNECT: HTTP/1.1 on a new connection.
+            socket = await openSocket(target, node.tls, ['http/1.1']);
+            return this._upgrade(socket, hs);
+          }
+        }
+        if (plan.fallback) return this._upgrade(socket, hs);
+        throw new WebSocketError('UnsupportedProtocol',
+          `the server did not agree to HTTP/2 (ALPN chose ${socket.alpnProtocol || 'nothing'}), and the version `
+          + 'policy forbids HTTP/1.1');
       })();
       const limit = normalized.handshakeTimeout;
       const timeout = limit < 0 ? null : new Promise((_, reject) => {
         timer = setTimeout(() => reject(new WebSocketError('Timeout',
           `connecting to ${url} did not complete within ${limit} ms (handshakeTimeout)`)), limit);
       });
-      const [transport, leftover] = await (timeout ? Promise.race([work, timeout]) : work);
-      this._response = hs.response;
-      const session = engine(() => hs.intoSession(randomBytes(32)));
+      const [transport, leftover, h2hs] = await (timeout ? Promise.race([work, timeout]) : work);
+      const done = h2hs || hs;
+      this._response = done.response;
+      this._httpVersion = h2hs ? '2' : '1.1';
+      const session = engine(() => done.intoSession(randomBytes(32)));
+      if (h2hs) h2hs.free();
       this._attach(session, transport, normalized, leftover);
     } catch (e) {
       if (socket) socket.destroy();
-      this._response = hs.response;
+      if (this._h2session) this._h2session.destroy();
+      if (this._response === undefined) this._response = hs.response;
       throw adopt(e);
     } finally {
       clearTimeout(timer);
       this._connecting = false;
       hs.free();
+    }
+  }
+
+  /**
+   * RFC 8441: an extended CONNECT on a new HTTP/2 connection (over `socket`,
+   * TLS with ALPN h2, or h2c with prior knowledge when `socket` is null).
+   * Resolves with [transport, leftover, handshake].
+   */
+  async _h2(target, core, socket) {
+    const authority = `${target.secure ? 'https' : 'http'}://${target.authority}`;
+    const session = socket
+      ? http2.connect(authority, { createConnection: () => socket })
+      : http2.connect(authority, { host: target.hostname, port: target.port });
+    this._h2session = session;
+    session.on('error', () => {});
+    await new Promise((resolve, reject) => {
+      session.once('remoteSettings', resolve);
+      session.once('error', (e) => reject(new WebSocketError('Io',
+        `cannot open an HTTP/2 connection to ${target.hostname}:${target.port}: ${e.message}`, { cause: e })));
+      session.once('close', () => reject(new WebSocketError('ConnectionClosedPrematurely',
+        'the server closed the HTTP/2 connection before its SETTINGS')));
+    });
+    if (!session.remoteSettings.enableConnectProtocol) {
+      session.destroy();
+      throw new WebSocketError('UnsupportedProtocol',
+        'the HTTP/2 server does not allow extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL), '
+        + 'so it cannot carry a WebSocket (RFC 8441)', { noConnectProtocol: true });
+    }
+    const hs = engine(() => new wasm.H2ClientHandshake(core, target.secure ? 'https' : 'http',
+      target.authority, target.path, undefined));
+    try {
+      const stream = session.request(hs.headers, { endStream: false });
+      const headers = await new Promise((resolve, reject) => {
+        stream.once('response', resolve);
+        stream.once('error', (e) => reject(new WebSocketError('Io', `the extended CONNECT failed: ${e.message}`, { cause: e })));
+        stream.once('close', () => reject(new WebSocketError('ConnectionClosedPrematurely',
+          'the server closed the HTTP/2 stream before answering the extended CONNECT')));
+      });
+      try {
+        engine(() => hs.checkResponse(Number(headers[':status']), h2Pairs(headers)));
+      } catch (e) {
+        this._response = hs.response;
+        stream.close();
+        throw e;
+      }
+      // The connection carries this one stream: it goes when the stream does.
+      stream.once('close', () => session.close());
+      this._h2session = null;
+      return [new NodeTransport(stream, { halfClose: true }), Buffer.alloc(0), hs];
+    } catch (e) {
+      hs.free();
+      throw e;
     }
   }
 
@@ -193,4 +302,4 @@ class ClientWebSocket extends WebSocket {
   }
 }
 
-module.exports = { ClientWebSocket, splitOptions, parseTarget };
+module.exports = { ClientWebSocket, splitOptions, parseTarget, choosePlan, h2Pairs };

@@ -5,7 +5,8 @@
 
 const { WebSocket, CONSTRUCT, engine, normalizeOptions, randomBytes, wasm } = require('./websocket.js');
 const { WebSocketError, adopt } = require('./errors.js');
-const { transportFor } = require('./transport.js');
+const { transportFor, NodeTransport } = require('./transport.js');
+const { h2Pairs } = require('./client.js');
 
 /** What `decide` sees: the checked request. */
 function requestInfo(hs) {
@@ -153,4 +154,58 @@ async function accept(stream, options, decide) {
   }
 }
 
-module.exports = { acceptUpgrade, accept };
+function lowerHeaders(h) {
+  const out = {};
+  if (!h) return out;
+  const entries = Array.isArray(h) ? h : typeof h.entries === 'function' && !(Object.getPrototypeOf(h) === Object.prototype)
+    ? Array.from(h.entries()) : Object.entries(h);
+  for (const [k, v] of entries) out[String(k).toLowerCase()] = String(v);
+  return out;
+}
+
+/**
+ * Accepts a WebSocket over HTTP/2 (RFC 8441) from a `node:http2` server's
+ * `'stream'` event; the server must be created with
+ * `settings: { enableConnectProtocol: true }`:
+ * `server.on('stream', (stream, headers) => acceptH2(stream, headers, options))`.
+ * The extended CONNECT is checked by the engine; an invalid one is answered
+ * with its status (400, 405, 426, 501) and the promise rejects.
+ */
+async function acceptH2(stream, headers, options, decide) {
+  const opts = { ...(options || {}), isServer: true };
+  const normalized = normalizeOptions(opts);
+  const refuseH2 = (status, message, extra) => {
+    if (!stream.headersSent && !stream.destroyed) {
+      stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', ...lowerHeaders(extra) });
+      stream.end(`${message}\n`);
+    }
+  };
+  let hs;
+  try {
+    hs = engine(() => wasm.parseH2Request(headers[':method'], headers[':protocol'], headers[':scheme'],
+      headers[':path'], headers[':authority'], h2Pairs(headers), opts));
+  } catch (e) {
+    e = adopt(e);
+    refuseH2(e.status || 400, e.message);
+    throw e;
+  }
+  try {
+    let d;
+    if (decide) d = await decide(requestInfo(hs));
+    if (d && d.status !== undefined) {
+      refuseH2(d.status, d.message || `refused with HTTP ${d.status}`, d.headers);
+      throw new WebSocketError('NotAWebSocket', `the request was rejected with HTTP ${d.status}: ${d.message || ''}`.trim(),
+        { status: d.status });
+    }
+    const response = engine(() => hs.acceptH2(d ? d.subProtocol : undefined, d ? d.headers : undefined));
+    stream.respond(response);
+    const session = engine(() => hs.intoSession(randomBytes(32)));
+    const ws = new WebSocket(CONSTRUCT);
+    ws._attach(session, new NodeTransport(stream, { halfClose: true }), normalized, null);
+    return ws;
+  } finally {
+    hs.free();
+  }
+}
+
+module.exports = { acceptUpgrade, accept, acceptH2 };

@@ -9,10 +9,15 @@
 
 const noop = () => {};
 
-/** A Node `Duplex` (net.Socket, tls.TLSSocket, an http socket, a stream pair). */
+/**
+ * A Node `Duplex` (net.Socket, tls.TLSSocket, an http socket, an HTTP/2
+ * stream, a stream pair). `halfClose`: on end(), only end our side and let the
+ * peer end its own (an HTTP/2 stream: destroying it would reset it).
+ */
 class NodeTransport {
-  constructor(stream) {
+  constructor(stream, { halfClose = false } = {}) {
     this.stream = stream;
+    this._halfClose = halfClose;
     this.onData = noop;
     this.onEnd = noop;
     this.onError = noop;
@@ -75,6 +80,10 @@ class NodeTransport {
     // Close fully once our FIN is out (or soon, if the peer does not read).
     const t = setTimeout(() => s.destroy(), 2000);
     if (t.unref) t.unref();
+    if (this._halfClose) {
+      s.once('close', () => clearTimeout(t));
+      return;
+    }
     s.once('finish', () => {
       clearTimeout(t);
       s.destroy();

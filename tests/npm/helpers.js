@@ -74,4 +74,56 @@ async function echo(ws) {
   for await (const m of ws) await ws.send(m.data, { messageType: m.messageType });
 }
 
-module.exports = { ROOT, sockweave, wasm, loadWs, webPair, duplexPair, tcpPair, sleep, within, echo };
+/** A test CA and certificates signed by it (openssl): server (localhost, 127.0.0.1), other (example.test). */
+function makeCerts() {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const { execFileSync } = require('node:child_process');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockweave-npm-tls-'));
+  const ssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=sockweave npm test CA');
+  for (const [name, san] of [['server', 'DNS:localhost,IP:127.0.0.1'], ['other', 'DNS:example.test']]) {
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
+    fs.writeFileSync(path.join(dir, `${name}.cnf`), `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
+    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.cnf`);
+  }
+  const read = (f) => fs.readFileSync(path.join(dir, f));
+  return {
+    dir,
+    ca: read('ca.pem'),
+    cert: read('server.pem'),
+    key: read('server.key'),
+    otherCert: read('other.pem'),
+    otherKey: read('other.key'),
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A free loopback port (for peers started in another process). */
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a peer process; `ready` resolves once its stdout shows `until`. */
+function spawnPeer(cmd, args, until, env) {
+  const { spawn } = require('node:child_process');
+  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(env || {}) } });
+  let out = '';
+  let err = '';
+  p.stdout.on('data', (c) => { out += c; });
+  p.stderr.on('data', (c) => { err += c; });
+  const exited = new Promise((r) => p.on('exit', (code) => r(code)));
+  const ready = until ? new Promise((resolve, reject) => {
+    p.stdout.on('data', () => { if (out.includes(until)) resolve(); });
+    p.on('exit', (code) => reject(new Error(`${cmd} exited ${code}: ${err}`)));
+  }) : null;
+  return { p, ready, exited, output: () => out, errors: () => err };
+}
+
+module.exports = { makeCerts, freePort, spawnPeer, ROOT, sockweave, wasm, loadWs, webPair, duplexPair, tcpPair, sleep, within, echo };

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The npm package's tests: builds it (npm/build.sh), runs the node:test suites
 # (shared vectors, client/server over stream pairs and loopback TCP, keep-alive,
-# interop with Node ws and Python websockets, wss:// with a test CA), packs it and installs the tarball into a fresh
+# interop with Node ws and Python websockets, wss:// with a test CA, HTTP/2
+# (RFC 8441) with Node http2 + ws and hypercorn), packs it and installs the tarball into a fresh
 # project as a user would, then runs Autobahn|Testsuite in both roles (cases
 # 1-10 and a 12/13 sample, tests/npm/autobahn.sh quick) and the benchmark
 # against ws (tests/npm/bench.js, REPORT lines only). Every part is bounded with `timeout`; everything
 # binds 127.0.0.1 only. Exits non-zero on any failure.
 #
 #   tests/npm/run.sh              build, then every part
-#   tests/npm/run.sh PART...      only these parts: build vectors connection keepalive interop tls_python pack autobahn bench
+#   tests/npm/run.sh PART...      only these parts: build vectors connection keepalive interop tls_python h2 pack autobahn bench
 #
 # Environment: CARGO_TARGET_DIR (passed to the build), NPM_TEST_TIMEOUT
 # (seconds per part, default 300).
@@ -19,7 +20,7 @@ cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 T="${NPM_TEST_TIMEOUT:-300}"
 PARTS=("$@")
-[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors connection keepalive interop tls_python pack autobahn bench)
+[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors connection keepalive interop tls_python h2 pack autobahn bench)
 
 FAILED=()
 PASSED=()
@@ -48,7 +49,7 @@ fi
 if [ ! -x tests/npm/node_modules/.bin/tsc ]; then
     (cd tests/npm && timeout 600 npm ci --no-audit --no-fund) || { echo "cannot install tests/npm tools" >&2; exit 1; }
 fi
-for t in vectors connection keepalive interop tls_python; do
+for t in vectors connection keepalive interop tls_python h2; do
     part "$t" "$T" node --test --test-concurrency=1 "tests/npm/$t.test.js"
 done
 part pack "$T" bash tests/npm/pack.sh

@@ -31,7 +31,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
 use sockweave_core::handshake::{
-    self as hs, HandshakeAccepted, HandshakeLimits, HttpResponse, RequestError, ServerRequest,
+    self as hs, H2ConnectRequest, HandshakeAccepted, HandshakeLimits, HttpResponse, RequestError,
+    ServerRequest,
 };
 use sockweave_core::options::{Millis, DEFAULT_KEEP_ALIVE_INTERVAL};
 use sockweave_core::session::{self, MessageType, Role, SendFlags, SessionConfig, State};
@@ -551,15 +552,125 @@ impl ClientHandshake {
                 "the handshake response was not accepted yet (parseResponse)",
             )
         })?;
-        let mut o = self.options.clone();
-        if o.keep_alive_interval.is_none() {
-            o.keep_alive_interval = Some(DEFAULT_KEEP_ALIVE_INTERVAL);
-        }
-        let mut config = SessionConfig::from_options(Role::Client, &o);
-        config.sub_protocol = a.protocol.clone();
-        config.deflate = a.deflate;
-        Session::from_config(config, seed)
+        client_session(&self.options, a, seed)
     }
+}
+
+/// The client's HTTP/2 extended CONNECT (RFC 8441): the request's headers,
+/// the check of the server's response, and the [`Session`] agreed on.
+#[wasm_bindgen]
+pub struct H2ClientHandshake {
+    req: H2ConnectRequest,
+    options: Options,
+    accepted: Option<HandshakeAccepted>,
+    response: Option<HttpResponse>,
+}
+
+#[wasm_bindgen]
+impl H2ClientHandshake {
+    /// `scheme`: `"https"` for wss://, `"http"` for ws://; `authority` and
+    /// `path` as for HTTP/1.1. Subprotocols, deflate and extra headers come
+    /// from `options` (plus `extraHeaders`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        options: JsValue,
+        scheme: &str,
+        authority: String,
+        path: String,
+        extra_headers: JsValue,
+    ) -> Result<H2ClientHandshake, JsValue> {
+        let o = parse_options(&options)?;
+        let mut headers = o.request_headers.0.clone();
+        headers.extend(headers_from_js(extra_headers, "extraHeaders")?);
+        let req = hs::ClientRequest {
+            host: authority,
+            path,
+            subprotocols: o.sub_protocols.clone(),
+            deflate: o.dangerous_deflate_options,
+            extensions: Vec::new(),
+            headers,
+        };
+        let req = H2ConnectRequest::new(scheme, &req).map_err(|e| engine_error(&e))?;
+        Ok(H2ClientHandshake {
+            req,
+            options: o,
+            accepted: None,
+            response: None,
+        })
+    }
+
+    /// The request headers for `node:http2`'s `request()`: the pseudo-headers
+    /// (`:method` CONNECT, `:protocol` websocket, `:scheme`, `:authority`,
+    /// `:path`) and the regular headers (lowercase), as an object.
+    #[wasm_bindgen(getter)]
+    pub fn headers(&self) -> JsValue {
+        let o: JsValue = Object::new().into();
+        let r = &self.req;
+        for (k, v) in [
+            (":method", r.method),
+            (":protocol", r.protocol),
+            (":scheme", r.scheme.as_str()),
+            (":authority", r.authority.as_str()),
+            (":path", r.path.as_str()),
+        ] {
+            set(&o, k, JsValue::from_str(v));
+        }
+        for (k, v) in &r.headers {
+            set(&o, k, JsValue::from_str(v));
+        }
+        o
+    }
+
+    /// Checks the response (`:status` and `[name, value]` header pairs).
+    /// Throws a `WebSocketError` with `response` when the server refused.
+    #[wasm_bindgen(js_name = checkResponse)]
+    pub fn check_response(&mut self, status: u16, headers: JsValue) -> Result<(), JsValue> {
+        let headers = headers_from_js(headers, "headers")?;
+        match self.req.check_response(status, headers) {
+            Ok(a) => {
+                self.response = Some(a.response.clone());
+                self.accepted = Some(a);
+                Ok(())
+            }
+            Err(e) => {
+                let v = engine_error(&e.error);
+                if let Some(r) = &e.response {
+                    set(&v, "response", response_to_js(r));
+                    self.response = e.response;
+                }
+                Err(v)
+            }
+        }
+    }
+
+    /// The server's response (`{status, reason, headers}`) once checked.
+    #[wasm_bindgen(getter)]
+    pub fn response(&self) -> JsValue {
+        self.response.as_ref().map_or(JsValue::UNDEFINED, response_to_js)
+    }
+
+    /// The session the handshake agreed on (as [`ClientHandshake::into_session`]).
+    #[wasm_bindgen(js_name = intoSession)]
+    pub fn into_session(&self, seed: &[u8]) -> Result<Session, JsValue> {
+        let a = self.accepted.as_ref().ok_or_else(|| {
+            js_error(
+                "InvalidState",
+                "the response was not accepted yet (checkResponse)",
+            )
+        })?;
+        client_session(&self.options, a, seed)
+    }
+}
+
+fn client_session(options: &Options, a: &HandshakeAccepted, seed: &[u8]) -> Result<Session, JsValue> {
+    let mut o = options.clone();
+    if o.keep_alive_interval.is_none() {
+        o.keep_alive_interval = Some(DEFAULT_KEEP_ALIVE_INTERVAL);
+    }
+    let mut config = SessionConfig::from_options(Role::Client, &o);
+    config.sub_protocol = a.protocol.clone();
+    config.deflate = a.deflate;
+    Session::from_config(config, seed)
 }
 
 /// A valid upgrade request, and the server's answer to it.
@@ -569,6 +680,40 @@ pub struct ServerHandshake {
     options: Options,
     consumed: usize,
     config: Option<SessionConfig>,
+}
+
+type Deflate = Option<(sockweave_core::deflate::DeflateParams, hs::Extension)>;
+
+impl ServerHandshake {
+    /// The subprotocol (`undefined`: the first of `options.subProtocols` the
+    /// client offered; `null`: none) and the deflate negotiation.
+    fn select(&self, sub_protocol: JsValue) -> Result<(Option<String>, Deflate), JsValue> {
+        let protocol = if sub_protocol.is_undefined() {
+            self.req
+                .select_subprotocol(&self.options.sub_protocols)
+                .map(String::from)
+        } else if sub_protocol.is_null() {
+            None
+        } else {
+            Some(sub_protocol.as_string().ok_or_else(|| {
+                js_error(
+                    "InvalidArgument",
+                    "subProtocol must be a string, null or undefined",
+                )
+            })?)
+        };
+        let deflate = self
+            .req
+            .negotiate_deflate(self.options.dangerous_deflate_options.as_ref());
+        Ok((protocol, deflate))
+    }
+
+    fn agree(&mut self, protocol: Option<String>, deflate: Deflate) {
+        let mut config = SessionConfig::from_options(Role::Server, &self.options);
+        config.sub_protocol = protocol;
+        config.deflate = deflate.map(|(p, _)| p);
+        self.config = Some(config);
+    }
 }
 
 fn request_error(e: &RequestError) -> JsValue {
@@ -605,6 +750,44 @@ fn parse_with(buf: &[u8], o: Options) -> Result<Option<ServerHandshake>, JsValue
         })),
         Err(e) => Err(request_error(&e)),
     }
+}
+
+/// Checks an HTTP/2 extended CONNECT request (RFC 8441) received by a
+/// `node:http2` server: `method` and the pseudo-headers (`undefined` when
+/// absent), the regular headers as `[name, value]` pairs. Throws a
+/// `WebSocketError` with `status` (400, 405, 426, 501) for an invalid one;
+/// answer an accepted one with [`ServerHandshake::accept_h2`].
+#[wasm_bindgen(js_name = parseH2Request)]
+pub fn parse_h2_request(
+    method: &str,
+    protocol: Option<String>,
+    scheme: Option<String>,
+    path: Option<String>,
+    authority: Option<String>,
+    headers: JsValue,
+    options: JsValue,
+) -> Result<ServerHandshake, JsValue> {
+    let o = parse_options(&options)?;
+    let headers = headers_from_js(headers, "headers")?;
+    hs::parse_h2_request(
+        method,
+        protocol.as_deref(),
+        scheme.as_deref(),
+        path.as_deref(),
+        authority.as_deref(),
+        headers,
+    )
+    .map(|req| ServerHandshake {
+        req,
+        options: o,
+        consumed: 0,
+        config: None,
+    })
+    .map_err(|e| {
+        let v = engine_error(&e.error);
+        set(&v, "status", JsValue::from(e.status));
+        v
+    })
 }
 
 #[wasm_bindgen]
@@ -666,34 +849,34 @@ impl ServerHandshake {
     /// is accepted when `options.dangerousDeflateOptions` allows an offer.
     /// `headers`: extra response headers (object or pairs).
     pub fn accept(&mut self, sub_protocol: JsValue, headers: JsValue) -> Result<Uint8Array, JsValue> {
-        let protocol = if sub_protocol.is_undefined() {
-            self.req
-                .select_subprotocol(&self.options.sub_protocols)
-                .map(String::from)
-        } else if sub_protocol.is_null() {
-            None
-        } else {
-            Some(sub_protocol.as_string().ok_or_else(|| {
-                js_error(
-                    "InvalidArgument",
-                    "subProtocol must be a string, null or undefined",
-                )
-            })?)
-        };
+        let (protocol, deflate) = self.select(sub_protocol)?;
         let extra = headers_from_js(headers, "headers")?;
-        let deflate = self
-            .req
-            .negotiate_deflate(self.options.dangerous_deflate_options.as_ref());
         let extensions: Vec<_> = deflate.iter().map(|(_, e)| e.clone()).collect();
         let response = self
             .req
             .accept_response(protocol.as_deref(), &extensions, &extra)
             .map_err(|e| engine_error(&e))?;
-        let mut config = SessionConfig::from_options(Role::Server, &self.options);
-        config.sub_protocol = protocol;
-        config.deflate = deflate.map(|(p, _)| p);
-        self.config = Some(config);
+        self.agree(protocol, deflate);
         Ok(Uint8Array::from(&response[..]))
+    }
+
+    /// For HTTP/2: the headers of the `200` response (an object with
+    /// `:status`, for `stream.respond()`), choosing as [`accept`](Self::accept) does.
+    #[wasm_bindgen(js_name = acceptH2)]
+    pub fn accept_h2(&mut self, sub_protocol: JsValue, headers: JsValue) -> Result<JsValue, JsValue> {
+        let (protocol, deflate) = self.select(sub_protocol)?;
+        let extra = headers_from_js(headers, "headers")?;
+        hs::validate_extra_headers(&extra).map_err(|e| engine_error(&e))?;
+        let extensions: Vec<_> = deflate.iter().map(|(_, e)| e.clone()).collect();
+        let list = hs::h2_accept_headers(&self.req, protocol.as_deref(), &extensions)
+            .map_err(|e| engine_error(&e))?;
+        let o: JsValue = Object::new().into();
+        set(&o, ":status", JsValue::from(200));
+        for (k, v) in list.iter().chain(extra.iter()) {
+            set(&o, &k.to_ascii_lowercase(), JsValue::from_str(v));
+        }
+        self.agree(protocol, deflate);
+        Ok(o)
     }
 
     /// The subprotocol `accept` selected.
