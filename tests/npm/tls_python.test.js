@@ -7,32 +7,18 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const http = require('node:http');
 const https = require('node:https');
-const net = require('node:net');
-const { execFileSync, spawn } = require('node:child_process');
-const { ROOT, sockweave, within, echo } = require('./helpers.js');
+const { ROOT, sockweave, within, echo, makeCerts, freePort, spawnPeer } = require('./helpers.js');
 
 const { ClientWebSocket, acceptUpgrade } = sockweave;
 const PYTHON = path.join(ROOT, 'tests', '.cache', 'py3', 'bin', 'python');
 const PEER = path.join(__dirname, 'py_peer.py');
 
 let certs;
-test.before(() => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sockweave-npm-tls-'));
-  const ssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=sockweave npm test CA');
-  for (const [name, san] of [['server', 'DNS:localhost,IP:127.0.0.1'], ['other', 'DNS:example.test']]) {
-    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    fs.writeFileSync(path.join(dir, `${name}.cnf`), `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
-    ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.cnf`);
-  }
-  const read = (f) => fs.readFileSync(path.join(dir, f));
-  certs = { dir, ca: read('ca.pem'), cert: read('server.pem'), key: read('server.key'), otherCert: read('other.pem'), otherKey: read('other.key') };
-});
-test.after(() => fs.rmSync(certs.dir, { recursive: true, force: true }));
+test.before(() => { certs = makeCerts(); });
+test.after(() => certs.remove());
 
 async function wssServer(cert, key) {
   const server = https.createServer({ cert, key });
@@ -79,29 +65,7 @@ test('wss:// refusals: unknown CA and wrong name are Tls errors', async () => {
   }
 });
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function runPython(args, until) {
-  const p = spawn(PYTHON, [PEER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (c) => { out += c; });
-  p.stderr.on('data', (c) => { err += c; });
-  const exited = new Promise((r) => p.on('exit', (code) => r(code)));
-  const ready = until ? new Promise((resolve, reject) => {
-    p.stdout.on('data', () => { if (out.includes(until)) resolve(); });
-    p.on('exit', (code) => reject(new Error(`python exited ${code}: ${err}`)));
-  }) : null;
-  return { p, ready, exited, output: () => out, errors: () => err };
-}
+const runPython = (args, until) => spawnPeer(PYTHON, [PEER, ...args], until);
 
 for (const mode of ['plain', 'deflate']) {
   test(`npm client against a Python websockets server (${mode})`, async () => {
