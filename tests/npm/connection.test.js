@@ -380,3 +380,35 @@ test('finished connections free their wasm sessions (memory stays flat over 200 
     server.close();
   }
 });
+
+test('accept() over a WHATWG pair: the handshake and the frames behind it in one chunk', async () => {
+  const [a, b] = webPair();
+  const serving = accept(b, { subProtocols: ['p'] });
+  const writer = a.writable.getWriter();
+  const reader = a.readable.getReader();
+  const key = crypto.randomBytes(16).toString('base64');
+  // The request and a masked text frame "hi" right behind it, in one write.
+  const frame = Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x68 ^ 1, 0x69 ^ 2]);
+  await writer.write(Buffer.concat([Buffer.from(`GET /w HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n`
+    + `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`
+    + 'Sec-WebSocket-Protocol: p\r\n\r\n'), frame]));
+  // The 101 waits for room in the pipe (backpressure), so read it first.
+  const { value } = await within(5000, reader.read(), '101');
+  const ws = await within(5000, serving, 'accept');
+  const head = Buffer.from(value).toString('latin1');
+  assert.match(head, /^HTTP\/1.1 101 /);
+  assert.match(head, /Sec-WebSocket-Protocol: p\r\n/);
+  const accept1 = crypto.createHash('sha1').update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  assert.ok(head.includes(`Sec-WebSocket-Accept: ${accept1}`));
+  assert.equal(ws.subProtocol, 'p');
+  assert.equal((await within(5000, ws.receiveMessage(), 'message')).text, 'hi');
+  ws.abort();
+});
+
+test('fromStream over Duplex.toWeb(socket): a WHATWG pair on real TCP', async () => {
+  const { Duplex } = require('node:stream');
+  const [a, b] = await tcpPair();
+  const client = WebSocket.fromStream(Duplex.toWeb(a), {});
+  const server = WebSocket.fromStream(b, { isServer: true });
+  await within(20000, exercise(client, server), 'exercise');
+});
