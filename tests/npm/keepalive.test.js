@@ -200,3 +200,22 @@ test('server-side keep-alive over fromStream detects a silent client', async () 
     server.close();
   }
 });
+
+test('closeTimeout: a peer that never answers our Close is aborted after the timeout', async () => {
+  const peer = await silentServer();
+  try {
+    const c = new ClientWebSocket({ closeTimeout: 300, keepAliveInterval: 0 });
+    await c.connect(peer.url);
+    const start = Date.now();
+    await assert.rejects(within(3000, c.close(1000, ''), 'close'), (e) => {
+      assert.equal(e.code, 'Faulted');
+      assert.match(e.message, /did not answer our Close within 0.3 s/);
+      return true;
+    });
+    const elapsed = Date.now() - start;
+    assert.ok(elapsed >= 250 && elapsed < 1500, `aborted after ${elapsed} ms`);
+    assert.equal(c.state, 'Aborted');
+  } finally {
+    peer.close();
+  }
+});
