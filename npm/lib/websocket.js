@@ -16,6 +16,8 @@ const { transportFor } = require('./transport.js');
 const CLIENT_LINGER_MS = 2000;
 /** The most bytes one `receive()` without a buffer returns. */
 const DEFAULT_RECEIVE_CHUNK = 64 * 1024;
+/** The most bytes one `receive(buffer)` takes (bounds the engine's scratch space; the rest comes next call). */
+const MAX_RECEIVE_CHUNK = 1 << 20;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -459,7 +461,7 @@ class WebSocket extends EventEmitter {
    */
   async receive(buffer) {
     this._session();
-    const max = buffer ? buffer.length : DEFAULT_RECEIVE_CHUNK;
+    const max = buffer ? Math.min(buffer.length, MAX_RECEIVE_CHUNK) : DEFAULT_RECEIVE_CHUNK;
     for (;;) {
       const s = this._s;
       let r;
