@@ -180,7 +180,8 @@ class WebSocket extends EventEmitter {
     transport.onEnd = () => this._onEnd();
     transport.onError = (e) => this._onError(e);
     if (leftover && leftover.length) this._onData(leftover);
-    transport.resume();
+    // Read on, unless what came with the handshake already filled the receive buffer.
+    if (!this._early.length) transport.resume();
     this._pump();
   }
 
@@ -195,7 +196,9 @@ class WebSocket extends EventEmitter {
     const s = this._s;
     s.setNow(this._now());
     if (this._early.length) {
+      // Arrived while pausing (a read already in flight): keep it in order.
       this._early.push(chunk);
+      this._t.pause();
     } else {
       const n = s.feed(chunk);
       if (n < chunk.length) {

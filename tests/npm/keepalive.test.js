@@ -125,6 +125,12 @@ for (const [name, flood] of [['an idle peer', 0], ['a peer whose data fills the 
       await c.connect(srv.url);
       await sleep(5 * timeout + 200);
       assert.equal(c.state, 'Open', `aborted: ${c._s.failure && c._s.failure.message}`);
+      if (flood) {
+        // White-box: the receive buffer is full and the socket is paused, so the
+        // peer's PONGs wait unread behind its data (the stall is ours, not its silence).
+        assert.ok(c._early.length > 0, 'data waits for room in the receive buffer');
+        assert.ok(c._t.stream.isPaused(), 'the socket is paused');
+      }
       let got = 0;
       while (got < flood) got += (await within(5000, c.receiveMessage(), 'receive')).data.length;
       assert.equal(got, flood);
