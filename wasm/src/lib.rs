@@ -14,7 +14,10 @@
 //!
 //! The handshakes are [`ClientHandshake`] (build the request, check the
 //! response) and [`parse_request`] / [`ServerHandshake`] (check a request,
-//! build the `101` or the refusal).
+//! build the `101` or the refusal); over HTTP/2 (RFC 8441),
+//! [`H2ClientHandshake`] and [`parse_h2_request`] /
+//! [`ServerHandshake::accept_h2`] do the same with header lists, the JS host
+//! owning the HTTP/2 connection (`node:http2`).
 //!
 //! Options are the core's [`Options`] in their JSON form (camelCase keys):
 //! unknown keys and wrong types are errors that name the key, then
