@@ -52,6 +52,32 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
     next
 }
 
+/// Appends `src` masked with `key` (from key position 0) to `out`: the copy
+/// and the XOR in one pass over the payload, instead of copying it into the
+/// output buffer and masking it there.
+pub fn extend_masked(out: &mut alloc::vec::Vec<u8>, src: &[u8], key: [u8; 4]) {
+    out.reserve(src.len());
+    if src.len() < 64 {
+        out.extend(src.iter().enumerate().map(|(i, b)| b ^ key[i & 3]));
+        return;
+    }
+    let mut pattern = [0u8; 64];
+    for (i, p) in pattern.iter_mut().enumerate() {
+        *p = key[i & 3];
+    }
+    let mut chunks = src.chunks_exact(64);
+    for chunk in &mut chunks {
+        let mut block = [0u8; 64];
+        for ((d, s), m) in block.iter_mut().zip(chunk).zip(pattern.iter()) {
+            *d = s ^ m;
+        }
+        out.extend_from_slice(&block);
+    }
+    // Each chunk is a multiple of 4 bytes, so the tail starts at key position 0.
+    let tail = chunks.remainder();
+    out.extend(tail.iter().enumerate().map(|(i, b)| b ^ key[i & 3]));
+}
+
 /// The reference implementation: one byte at a time. Used by tests and the
 /// masking benchmark as the baseline.
 pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], phase: usize) -> usize {
@@ -80,6 +106,23 @@ mod tests {
                     assert_eq!(a, b, "start {start} len {len} phase {phase}");
                     assert_eq!(pa, pb);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn extend_masked_matches_copy_then_mask() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let data: Vec<u8> = (0..700u32).map(|i| (i * 11 + 5) as u8).collect();
+        for start in 0..5 {
+            for len in [0, 1, 3, 4, 63, 64, 65, 127, 128, 200, 695] {
+                let src = &data[start..start + len];
+                let mut want = src.to_vec();
+                apply_mask_bytewise(&mut want, key, 0);
+                let mut out = alloc::vec![9u8, 8];
+                extend_masked(&mut out, src, key);
+                assert_eq!(out[..2], [9, 8]);
+                assert_eq!(out[2..], want[..], "start {start} len {len}");
             }
         }
     }

@@ -10,7 +10,7 @@ use crate::close::{CloseCode, MAX_REASON_LEN};
 use crate::deflate::Compressor;
 use crate::error::{Error, ErrorKind};
 use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, RSV1};
-use crate::mask::apply_mask;
+use crate::mask::extend_masked;
 use crate::utf8::Utf8Validator;
 
 /// Frames waiting to be written, and the state of a message sent in pieces.
@@ -66,10 +66,9 @@ impl Sender {
         let (hb, n) = header.encode();
         self.out.reserve(n + payload.len());
         self.out.extend_from_slice(&hb[..n]);
-        let start = self.out.len();
-        self.out.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.out[start..], key, 0);
+        match mask {
+            Some(key) => extend_masked(&mut self.out, payload, key),
+            None => self.out.extend_from_slice(payload),
         }
     }
 
@@ -109,6 +108,88 @@ impl Session {
     /// and must use the same `message_type`. Text is checked to be UTF-8
     /// (across pieces); invalid text is refused and nothing is queued.
     pub fn send(&mut self, data: &[u8], message_type: MessageType, flags: SendFlags) -> Result<(), Error> {
+        self.send_with(data, message_type, flags, usize::MAX, |_, _| 0)
+    }
+
+    /// [`send`](Self::send) that offers the new frame to the transport before
+    /// queueing it, so a backend can write a large payload straight from the
+    /// caller's buffer (one vectored write of header and payload) instead of
+    /// copying it into the output queue first.
+    ///
+    /// If the message is refused, `write` is not called and nothing is queued.
+    /// Otherwise `write(head, payload)` is called exactly once and returns how
+    /// many bytes it wrote of `head` followed by `payload`; the rest is queued
+    /// as [`send`](Self::send) would have queued it, so
+    /// [`pending_output`](Self::pending_output) continues exactly where the
+    /// write stopped. `head` is everything pending: older frames, then the new
+    /// frame. `payload` is non-empty only when the payload goes on the wire as
+    /// is (server role, not compressed) and is at least `direct_min` bytes; it
+    /// then follows `head`, which ends with the new frame's header. In every
+    /// other case the new frame is queued first and `payload` is empty.
+    pub fn send_with<W>(
+        &mut self,
+        data: &[u8],
+        message_type: MessageType,
+        flags: SendFlags,
+        direct_min: usize,
+        write: W,
+    ) -> Result<(), Error>
+    where
+        W: FnOnce(&[u8], &[u8]) -> usize,
+    {
+        let (opcode, first) = self.begin_send(data, message_type, flags)?;
+        let role = self.config.role;
+        let s = &mut self.send;
+        match s.deflate.as_mut().filter(|_| s.compressing) {
+            Some(d) => {
+                let mut payload = core::mem::take(&mut s.scratch);
+                payload.clear();
+                d.compressor.compress(data, flags.end_of_message, &mut payload);
+                if flags.end_of_message && d.reset_after_message {
+                    d.compressor.reset();
+                }
+                let rsv = if first { RSV1 } else { 0 };
+                s.write_frame(&mut self.rng, role, opcode, flags.end_of_message, rsv, &payload);
+                s.scratch = payload;
+            }
+            None if role == Role::Server && data.len() >= direct_min => {
+                let header = FrameHeader {
+                    fin: flags.end_of_message,
+                    rsv: 0,
+                    opcode,
+                    mask: None,
+                    payload_len: data.len() as u64,
+                };
+                let (hb, n) = header.encode();
+                s.out.extend_from_slice(&hb[..n]);
+                let head = &s.out[s.written..];
+                let head_len = head.len();
+                let wrote = write(head, data).min(head_len + data.len());
+                if wrote >= head_len {
+                    s.out.clear();
+                    s.written = 0;
+                    s.out.extend_from_slice(&data[wrote - head_len..]);
+                } else {
+                    s.written += wrote;
+                    s.out.extend_from_slice(data);
+                }
+                return Ok(());
+            }
+            None => s.write_frame(&mut self.rng, role, opcode, flags.end_of_message, 0, data),
+        }
+        let wrote = write(&s.out[s.written..], &[]);
+        self.consume_output(wrote);
+        Ok(())
+    }
+
+    /// Checks a message piece and updates the message state; returns its
+    /// opcode and whether it starts a message.
+    fn begin_send(
+        &mut self,
+        data: &[u8],
+        message_type: MessageType,
+        flags: SendFlags,
+    ) -> Result<(OpCode, bool), Error> {
         self.check_can_send()?;
         let opcode = match (message_type, self.send.continuing) {
             (MessageType::Close, _) => {
@@ -145,35 +226,7 @@ impl Session {
             // The first piece decides for the whole message (RSV1 is on its first frame only).
             s.compressing = s.deflate.is_some() && !flags.disable_compression;
         }
-        match s.deflate.as_mut().filter(|_| s.compressing) {
-            Some(d) => {
-                let mut payload = core::mem::take(&mut s.scratch);
-                payload.clear();
-                d.compressor.compress(data, flags.end_of_message, &mut payload);
-                if flags.end_of_message && d.reset_after_message {
-                    d.compressor.reset();
-                }
-                let rsv = if first { RSV1 } else { 0 };
-                s.write_frame(
-                    &mut self.rng,
-                    self.config.role,
-                    opcode,
-                    flags.end_of_message,
-                    rsv,
-                    &payload,
-                );
-                s.scratch = payload;
-            }
-            None => s.write_frame(
-                &mut self.rng,
-                self.config.role,
-                opcode,
-                flags.end_of_message,
-                0,
-                data,
-            ),
-        }
-        Ok(())
+        Ok((opcode, first))
     }
 
     /// Queues a PING with `payload` (at most 125 bytes).
@@ -276,5 +329,128 @@ impl Session {
             s.out.clear();
             s.written = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::SessionConfig;
+    use alloc::vec;
+
+    fn session(role: Role) -> Session {
+        Session::new(SessionConfig::new(role), [7; 32])
+    }
+
+    /// What `send` would have queued after `before` (already pending) and `data`.
+    fn reference(role: Role, before: &[u8], data: &[u8], flags: SendFlags) -> Vec<u8> {
+        let mut s = session(role);
+        if !before.is_empty() {
+            s.send(before, MessageType::Binary, SendFlags::END_OF_MESSAGE)
+                .unwrap();
+        }
+        s.send(data, MessageType::Binary, flags).unwrap();
+        s.pending_output().to_vec()
+    }
+
+    /// Runs `send_with` taking `take` bytes; returns (head, payload, written + pending).
+    fn direct(
+        role: Role,
+        before: &[u8],
+        data: &[u8],
+        flags: SendFlags,
+        direct_min: usize,
+        take: usize,
+    ) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let mut s = session(role);
+        if !before.is_empty() {
+            s.send(before, MessageType::Binary, SendFlags::END_OF_MESSAGE)
+                .unwrap();
+        }
+        let mut seen = (Vec::new(), Vec::new());
+        let mut wire = Vec::new();
+        s.send_with(data, MessageType::Binary, flags, direct_min, |head, payload| {
+            seen = (head.to_vec(), payload.to_vec());
+            let all: Vec<u8> = head.iter().chain(payload).copied().collect();
+            let n = take.min(all.len());
+            wire.extend_from_slice(&all[..n]);
+            n
+        })
+        .unwrap();
+        wire.extend_from_slice(s.pending_output());
+        (seen.0, seen.1, wire)
+    }
+
+    #[test]
+    fn send_with_writes_the_same_bytes_as_send_wherever_the_write_stops() {
+        let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        for role in [Role::Server, Role::Client] {
+            for before in [&[][..], &[1u8, 2, 3][..]] {
+                for flags in [SendFlags::END_OF_MESSAGE, SendFlags::PARTIAL] {
+                    let want = reference(role, before, &data, flags);
+                    for take in [0, 1, 3, 4, 5, 9, 100, want.len() - 1, want.len(), usize::MAX] {
+                        let (_, _, wire) = direct(role, before, &data, flags, 16, take);
+                        assert_eq!(wire, want, "{role:?} before {} take {take}", before.len());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn send_with_offers_the_payload_only_for_large_unmasked_frames() {
+        let data = vec![9u8; 200];
+        // Server, large enough: head is the older frame and the new header.
+        let (head, payload, _) = direct(Role::Server, &[1, 2, 3], &data, SendFlags::END_OF_MESSAGE, 200, 0);
+        assert_eq!(payload, data);
+        assert_eq!(head, [0x82, 3, 1, 2, 3, 0x82, 126, 0, 200]);
+        // Below the threshold: the whole frame is queued first.
+        let (head, payload, _) = direct(Role::Server, &[], &data, SendFlags::END_OF_MESSAGE, 201, 0);
+        assert!(payload.is_empty());
+        assert_eq!(head.len(), 4 + 200);
+        // A client masks, so the payload is always copied.
+        let (head, payload, _) = direct(Role::Client, &[], &data, SendFlags::END_OF_MESSAGE, 0, 0);
+        assert!(payload.is_empty());
+        assert_eq!(head.len(), 8 + 200);
+    }
+
+    #[test]
+    fn send_with_does_not_write_a_refused_message() {
+        let mut s = session(Role::Server);
+        let r = s.send_with(
+            &[0xff],
+            MessageType::Text,
+            SendFlags::END_OF_MESSAGE,
+            0,
+            |_, _| panic!("write called for a refused message"),
+        );
+        assert!(r.is_err());
+        assert!(s.pending_output().is_empty());
+    }
+
+    #[test]
+    fn send_with_continues_a_message_like_send() {
+        let mut a = session(Role::Server);
+        let mut b = session(Role::Server);
+        let mut wire = Vec::new();
+        for (i, piece) in [&b"ab"[..], &[b'c'; 70][..], &b"d"[..]].iter().enumerate() {
+            let flags = if i == 2 {
+                SendFlags::END_OF_MESSAGE
+            } else {
+                SendFlags::PARTIAL
+            };
+            a.send(piece, MessageType::Text, flags).unwrap();
+            b.send_with(piece, MessageType::Text, flags, 0, |head, payload| {
+                wire.extend_from_slice(head);
+                wire.extend_from_slice(payload);
+                head.len() + payload.len()
+            })
+            .unwrap();
+            assert!(b.pending_output().is_empty());
+        }
+        assert_eq!(wire, a.pending_output());
+        assert!(b
+            .send(b"x", MessageType::Binary, SendFlags::END_OF_MESSAGE)
+            .is_ok());
     }
 }
