@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package's engine: sockweave-wasm for wasm32, wasm-bindgen
-# (--target nodejs) into npm/dist/, then wasm-opt -Oz from the npm `binaryen`
+# (--target nodejs) into npm/dist/ and (--target web, for the browser entry
+# browser.mjs) into npm/dist/web/ with the browser bundle of npm/lib
+# (npm/build_browser.js), then wasm-opt -Oz from the npm `binaryen`
 # package (>= 110; Debian's binaryen 108 breaks wasm-bindgen output, so it is
 # never used). Idempotent: wasm-bindgen-cli is installed (at exactly the
 # version of the wasm-bindgen crate in Cargo.lock) only when missing, binaryen
@@ -43,6 +45,8 @@ WASM="$TARGET_DIR/wasm32-unknown-unknown/release/sockweave_wasm.wasm"
 rm -rf "$DIST.tmp"
 mkdir -p "$DIST.tmp"
 "$WB" --target nodejs --out-dir "$DIST.tmp" --out-name sockweave_wasm --no-typescript "$WASM"
+# The browser build: an ES module that fetches its .wasm next to it (init()).
+"$WB" --target web --out-dir "$DIST.tmp/web" --out-name sockweave_wasm --no-typescript "$WASM"
 
 if [ "${SOCKWEAVE_NO_WASM_OPT:-0}" != 1 ]; then
     OPT="$HERE/node_modules/.bin/wasm-opt"
@@ -50,11 +54,16 @@ if [ "${SOCKWEAVE_NO_WASM_OPT:-0}" != 1 ]; then
         log "installing binaryen (npm) for wasm-opt"
         (cd "$HERE" && npm install --no-save --no-audit --no-fund --no-package-lock binaryen@132.0.0 >&2)
     fi
-    "$OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-        --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
-        "$DIST.tmp/sockweave_wasm_bg.wasm" -o "$DIST.tmp/sockweave_wasm_bg.opt.wasm"
-    mv "$DIST.tmp/sockweave_wasm_bg.opt.wasm" "$DIST.tmp/sockweave_wasm_bg.wasm"
+    for d in "$DIST.tmp" "$DIST.tmp/web"; do
+        "$OPT" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+            --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
+            "$d/sockweave_wasm_bg.wasm" -o "$d/sockweave_wasm_bg.opt.wasm"
+        mv "$d/sockweave_wasm_bg.opt.wasm" "$d/sockweave_wasm_bg.wasm"
+    done
 fi
+node "$HERE/build_browser.js" "$DIST.tmp/web/sockweave_lib.mjs"
+# dist/web holds ES modules (the package itself is CommonJS).
+echo '{ "type": "module" }' >"$DIST.tmp/web/package.json"
 
 rm -rf "$DIST"
 mv "$DIST.tmp" "$DIST"

@@ -8,7 +8,8 @@ const tls = require('node:tls');
 const http2 = require('node:http2');
 const { WebSocket, CONSTRUCT, engine, normalizeOptions, randomBytes, wasm } = require('./websocket.js');
 const { WebSocketError, adopt } = require('./errors.js');
-const { NodeTransport } = require('./transport.js');
+const { NodeTransport, transportFor } = require('./transport.js');
+const { concatBytes, emptyBytes } = require('./bytes.js');
 
 /** Keys of `ClientWebSocket#options` that are for Node, not for the engine. */
 const NODE_KEYS = ['tls'];
@@ -162,8 +163,14 @@ class ClientWebSocket extends WebSocket {
     return this._response ? this._response.headers : undefined;
   }
 
-  /** Opens the connection (ws:// over node:net, wss:// over node:tls) and does the handshake. */
-  async connect(url) {
+  /**
+   * Opens the connection (ws:// over node:net, wss:// over node:tls) and does
+   * the handshake. With `duplex` (a Node `Duplex` or a WHATWG
+   * `{readable, writable}` pair already connected to the server, e.g. a TLS
+   * stream or a tunnel), the HTTP/1.1 handshake runs over it instead and the
+   * URL only gives the Host and the path.
+   */
+  async connect(url, duplex) {
     if (this._s || this._connecting) {
       throw new WebSocketError('InvalidState', 'connect was already called on this ClientWebSocket');
     }
@@ -174,9 +181,22 @@ class ClientWebSocket extends WebSocket {
     const hs = engine(() => new wasm.ClientHandshake(core, target.authority, target.path, randomBytes(16), undefined));
     this._connecting = true;
     let socket;
+    let given;
     let timer;
     try {
       const work = (async () => {
+        if (duplex) {
+          if (plan.h2 && !plan.fallback) {
+            throw new WebSocketError('UnsupportedProtocol',
+              'connect(url, duplex) speaks HTTP/1.1 only, and the version policy forbids HTTP/1.1');
+          }
+          given = transportFor(duplex);
+          return this._upgrade(given, hs);
+        }
+        if (typeof net.connect !== 'function') {
+          throw new WebSocketError('InvalidArgument',
+            'this build has no network transport: call connect(url, {readable, writable}) with a connected duplex');
+        }
         if (!plan.h2) {
           socket = await openSocket(target, node.tls);
           return this._upgrade(socket, hs);
@@ -212,6 +232,7 @@ class ClientWebSocket extends WebSocket {
       this._attach(session, transport, normalized, leftover);
     } catch (e) {
       if (socket) socket.destroy();
+      if (given) given.destroy();
       if (this._h2session) this._h2session.destroy();
       if (this._response === undefined) this._response = hs.response;
       throw adopt(e);
@@ -267,19 +288,20 @@ class ClientWebSocket extends WebSocket {
       // The connection carries this one stream: it goes when the stream does.
       stream.once('close', () => session.close());
       this._h2session = null;
-      return [new NodeTransport(stream, { halfClose: true }), Buffer.alloc(0), hs];
+      return [new NodeTransport(stream, { halfClose: true }), emptyBytes(), hs];
     } catch (e) {
       hs.free();
       throw e;
     }
   }
 
+  /** The HTTP/1.1 Upgrade over `socket` (a Node socket or a transport). Resolves with [transport, leftover]. */
   _upgrade(socket, hs) {
     return new Promise((resolve, reject) => {
-      const t = new NodeTransport(socket);
-      let buf = Buffer.alloc(0);
+      const t = typeof socket.onData === 'undefined' ? new NodeTransport(socket) : socket;
+      let buf = emptyBytes();
       t.onData = (chunk) => {
-        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+        buf = buf.length ? concatBytes([buf, chunk]) : chunk;
         let n;
         try {
           n = hs.parseResponse(buf);
@@ -297,7 +319,8 @@ class ClientWebSocket extends WebSocket {
         'the server closed the connection before answering the WebSocket handshake'));
       t.onError = (e) => reject(new WebSocketError('Io', `transport error during the handshake: ${e.message}`, { cause: e }));
       const p = t.write(hs.request);
-      if (p) p.catch(t.onError);
+      if (p) p.catch((e) => t.onError(e));
+      t.resume();
     });
   }
 }

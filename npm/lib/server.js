@@ -7,6 +7,7 @@ const { WebSocket, CONSTRUCT, engine, normalizeOptions, randomBytes, wasm } = re
 const { WebSocketError, adopt } = require('./errors.js');
 const { transportFor, NodeTransport } = require('./transport.js');
 const { h2Pairs } = require('./client.js');
+const { concatBytes, emptyBytes } = require('./bytes.js');
 
 /** What `decide` sees: the checked request. */
 function requestInfo(hs) {
@@ -107,9 +108,9 @@ async function accept(stream, options, decide) {
   const transport = transportFor(stream);
   let timer;
   const read = new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
+    let buf = emptyBytes();
     transport.onData = (chunk) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : Buffer.from(chunk);
+      buf = buf.length ? concatBytes([buf, chunk]) : chunk;
       let hs;
       try {
         hs = engine(() => wasm.parseRequest(buf, opts));

@@ -11,6 +11,7 @@ const nodeCrypto = require('node:crypto');
 const wasm = require('../dist/sockweave_wasm.js');
 const { WebSocketError, adopt, closedPrematurely, PREMATURE } = require('./errors.js');
 const { transportFor } = require('./transport.js');
+const { asBuffer, concatBytes } = require('./bytes.js');
 
 /** How long a client waits after the close handshake for the server to close TCP first. */
 const CLIENT_LINGER_MS = 2000;
@@ -51,7 +52,7 @@ class Message {
   constructor(messageType, data) {
     /** `'text'` or `'binary'`. */
     this.messageType = messageType;
-    /** The payload (a Buffer). */
+    /** The payload (a Buffer in Node, a Uint8Array in the browser). */
     this.data = data;
   }
 
@@ -59,10 +60,6 @@ class Message {
   get text() {
     return decoder.decode(this.data);
   }
-}
-
-function asBuffer(u8) {
-  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }
 
 function toPayload(data) {
@@ -518,7 +515,7 @@ class WebSocket extends EventEmitter {
       if (r.messageType === 'close') return r;
       if (r.count) parts.push(r.data);
       if (r.endOfMessage) {
-        const data = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+        const data = parts.length === 1 ? parts[0] : concatBytes(parts);
         return new Message(r.messageType, data);
       }
     }
