@@ -193,7 +193,12 @@ export class WebSocket extends EventEmitter implements AsyncIterable<Message> {
 export class ClientWebSocket extends WebSocket {
   constructor(options?: ClientOptions);
   options: ClientOptions;
-  connect(url: string | URL): Promise<void>;
+  /**
+   * Connects to `url`; with `duplex` (already connected to the server: a tunnel, a
+   * stream pair), the HTTP/1.1 handshake runs over it and `url` gives only the Host
+   * and the path. The browser build (`sockweave/browser`) needs the duplex.
+   */
+  connect(url: string | URL, duplex?: Duplex | StreamPair): Promise<void>;
   readonly httpStatusCode: number | undefined;
   /** The HTTP version the handshake used. */
   readonly httpVersion: '1.1' | '2' | undefined;
