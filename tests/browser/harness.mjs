@@ -231,6 +231,21 @@ test('in-page: close handshake started by the server, answered by iteration', as
   eq((await client.closed).wasClean, true, 'client wasClean');
 });
 
+test('in-page: message and close events', async () => {
+  const { client, server } = await connectedSockets();
+  const got = [];
+  const closed = new Promise((resolve) => client.once('close', resolve));
+  client.on('message', (m) => got.push(`${m.messageType}:${m.messageType === 'text' ? m.text : m.data.length}`));
+  await server.send('a');
+  await server.send(new Uint8Array(3));
+  await server.close(1000, 'events');
+  const info = await closed;
+  eq(got.join(','), 'text:a,binary:3', 'message events');
+  eq(info.code, 1000, 'close event code');
+  eq(info.reason, 'events', 'close event reason');
+  eq(info.wasClean, true, 'close event wasClean');
+});
+
 test('in-page: a protocol error fails the connection with 1002', async () => {
   const [a, b] = connectedPair();
   const ws = WebSocket.fromStream(a, { isServer: true });
