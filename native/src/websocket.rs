@@ -1,19 +1,12 @@
 //! [`WebSocket`]: the core engine on a tokio byte stream (the seed's
 //! `WebSocket.CreateFromStream`).
 //!
-//! Each WebSocket has a driver task that runs the transport. It reads whenever
+//! Each WebSocket has a driver task that owns the transport. It reads whenever
 //! the receive buffer has room, whether or not the application is receiving,
 //! so PINGs are answered, PONGs are seen and Close frames are processed even
 //! while the application is busy (this removes .NET's "keep a receive pending"
 //! rule). When the receive buffer is full the driver stops reading: the peer
 //! is throttled by TCP (or HTTP/2) flow control, and memory stays bounded.
-//!
-//! Writing is shared: the transport lives in the locked state, and a `send`,
-//! `close_output` or `ping` that finds nothing queued ahead (and no flush
-//! pending) writes its frames itself, without a hop through the driver task;
-//! a large server-role payload goes out with its header in one vectored write
-//! straight from the caller's buffer. Whatever the transport does not take is
-//! queued and the driver is woken to write it, as for any backlog.
 //!
 //! # Concurrency and cancellation
 //!
@@ -559,7 +552,7 @@ impl WebSocket {
     }
 }
 
-/// The task that reads the transport, writes the backlog and runs the timers.
+/// The task that owns the transport.
 struct Driver {
     shared: Arc<Shared>,
     eof: bool,
