@@ -73,12 +73,6 @@ impl DriverConfig {
 
 struct Inner {
     session: Session,
-    /// The transport. The driver writes, reads and flushes it; a sender that
-    /// finds nothing queued ahead writes its frames itself (see `write_direct`).
-    /// `None` once the driver has ended.
-    io: Option<Box<dyn Transport>>,
-    /// Bytes were written since the last completed flush.
-    needs_flush: bool,
     /// Every task waiting in a receive (or `close`, which receives): each must
     /// be woken, not only the last one to poll.
     recv_wakers: Vec<Waker>,
@@ -107,115 +101,6 @@ impl Inner {
             w.wake();
         }
     }
-
-    /// True when a sender may write to the transport itself: the driver has
-    /// nothing queued and is not waiting to flush, so it is not registered for
-    /// writability and the new frames go out in order.
-    fn can_write_direct(&self) -> bool {
-        self.io.is_some() && !self.needs_flush && self.session.pending_output().is_empty()
-    }
-
-    /// Writes what is queued from the caller's task, after `can_write_direct`.
-    fn write_pending_direct(&mut self, max: usize) {
-        let Some(io) = self.io.as_mut() else { return };
-        let mut outcome = Direct::default();
-        let n = write_direct(io, self.session.pending_output(), &[], max, &mut outcome);
-        self.session.consume_output(n);
-        self.end_direct(outcome);
-    }
-
-    /// After a direct write: flush, record a failure, and wake the driver for
-    /// whatever is left. The direct write polled the transport with a no-op
-    /// waker, so a `Pending` may have replaced the driver's write waker: the
-    /// driver must poll again to register its own.
-    fn end_direct(&mut self, mut outcome: Direct) {
-        if outcome.wrote {
-            self.needs_flush = true;
-        }
-        if outcome.error.is_none() && !outcome.blocked && self.session.pending_output().is_empty() {
-            if let Some(io) = self.io.as_mut().filter(|_| self.needs_flush) {
-                match Pin::new(&mut **io).poll_flush(&mut Context::from_waker(Waker::noop())) {
-                    Poll::Ready(Ok(())) => self.needs_flush = false,
-                    Poll::Ready(Err(e)) => outcome.error = Some(e),
-                    Poll::Pending => outcome.blocked = true,
-                }
-            }
-        }
-        if let Some(e) = outcome.error {
-            self.needs_flush = false;
-            self.session.abort_with(transport_failure(e));
-            self.wake_driver();
-        } else if outcome.blocked || !self.session.pending_output().is_empty() {
-            self.wake_driver();
-        }
-    }
-}
-
-/// What a direct write ran into.
-#[derive(Default)]
-struct Direct {
-    wrote: bool,
-    /// The transport took no more (`Pending`).
-    blocked: bool,
-    error: Option<io::Error>,
-}
-
-/// Payloads at least this long are written from the caller's buffer (with the
-/// frame header, in one vectored write) instead of being copied into the
-/// output queue first.
-const DIRECT_PAYLOAD_MIN: usize = 4096;
-/// The same for a transport without vectored writes, where the header goes
-/// out in a write of its own.
-const DIRECT_PAYLOAD_MIN_UNVECTORED: usize = 64 * 1024;
-
-/// Writes `head` then `payload`, at most `max` bytes, until done or the
-/// transport stops taking bytes; returns how many were written. Polls with a
-/// no-op waker: the caller wakes the driver when `outcome.blocked` is set.
-///
-/// `max` is `max_pending_output`: a message larger than that is handed to the
-/// driver for the rest, and its `send` waits for the backlog to drain as
-/// before, instead of one call writing without bound while holding the lock.
-fn write_direct(
-    io: &mut Box<dyn Transport>,
-    head: &[u8],
-    payload: &[u8],
-    max: usize,
-    outcome: &mut Direct,
-) -> usize {
-    let mut cx = Context::from_waker(Waker::noop());
-    let head = &head[..head.len().min(max)];
-    let payload = &payload[..payload.len().min(max - head.len())];
-    let total = head.len() + payload.len();
-    let mut n = 0;
-    while n < total {
-        let polled = if n < head.len() && !payload.is_empty() {
-            let bufs = [io::IoSlice::new(&head[n..]), io::IoSlice::new(payload)];
-            Pin::new(&mut **io).poll_write_vectored(&mut cx, &bufs)
-        } else if n < head.len() {
-            Pin::new(&mut **io).poll_write(&mut cx, &head[n..])
-        } else {
-            Pin::new(&mut **io).poll_write(&mut cx, &payload[n - head.len()..])
-        };
-        match polled {
-            Poll::Ready(Ok(0)) => {
-                outcome.error = Some(io::ErrorKind::WriteZero.into());
-                break;
-            }
-            Poll::Ready(Ok(k)) => {
-                n += k;
-                outcome.wrote = true;
-            }
-            Poll::Ready(Err(e)) => {
-                outcome.error = Some(e);
-                break;
-            }
-            Poll::Pending => {
-                outcome.blocked = true;
-                break;
-            }
-        }
-    }
-    n.min(total)
 }
 
 struct Shared {
@@ -309,8 +194,6 @@ impl WebSocket {
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 session,
-                io: Some(Box::new(stream)),
-                needs_flush: false,
                 recv_wakers: Vec::new(),
                 send_wakers: Vec::new(),
                 driver_waker: None,
@@ -322,6 +205,8 @@ impl WebSocket {
         });
         tokio::spawn(Driver {
             shared: shared.clone(),
+            io: Some(Box::new(stream)),
+            needs_flush: false,
             eof: false,
             shutdown_sent: false,
             early: leftover[taken..].to_vec(),
@@ -415,45 +300,19 @@ impl WebSocket {
         message_type: MessageType,
         flags: SendFlags,
     ) -> Result<(), Error> {
-        let mut guard = self.shared().lock();
-        let inner = &mut *guard;
-        if !inner.can_write_direct() {
-            inner.session.send(data, message_type, flags)?;
-            inner.wake_driver();
-            return Ok(());
-        }
-        // Nothing is queued ahead: write from this task, without waking the driver.
-        let Some(io) = inner.io.as_mut() else {
-            unreachable!("can_write_direct checked the transport")
-        };
-        let direct_min = if io.is_write_vectored() {
-            DIRECT_PAYLOAD_MIN
-        } else {
-            DIRECT_PAYLOAD_MIN_UNVECTORED
-        };
-        let max = self.max_pending_output();
-        let mut outcome = Direct::default();
-        inner
-            .session
-            .send_with(data, message_type, flags, direct_min, |head, payload| {
-                write_direct(io, head, payload, max, &mut outcome)
-            })?;
-        inner.end_direct(outcome);
+        let mut inner = self.shared().lock();
+        inner.session.send(data, message_type, flags)?;
+        inner.wake_driver();
         Ok(())
     }
 
     /// Queues our Close at once.
     pub(crate) fn queue_close(&self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
         let mut inner = self.shared().lock();
-        let direct = inner.can_write_direct();
         inner.session.close(code, reason)?;
         if inner.close_sent_at.is_none() {
             inner.close_sent_at = Some(Instant::now());
         }
-        if direct {
-            inner.write_pending_direct(self.max_pending_output());
-        }
-        // The driver arms the close timeout and ends the transport.
         inner.wake_driver();
         Ok(())
     }
@@ -461,13 +320,8 @@ impl WebSocket {
     /// Sends a PING with `payload` (at most 125 bytes).
     pub async fn ping(&self, payload: &[u8]) -> Result<(), Error> {
         let mut inner = self.shared().lock();
-        if inner.can_write_direct() {
-            inner.session.ping(payload)?;
-            inner.write_pending_direct(self.max_pending_output());
-        } else {
-            inner.session.ping(payload)?;
-            inner.wake_driver();
-        }
+        inner.session.ping(payload)?;
+        inner.wake_driver();
         Ok(())
     }
 
@@ -555,6 +409,8 @@ impl WebSocket {
 /// The task that owns the transport.
 struct Driver {
     shared: Arc<Shared>,
+    io: Option<Box<dyn Transport>>,
+    needs_flush: bool,
     eof: bool,
     /// Our side of the transport was ended (after the close handshake).
     shutdown_sent: bool,
@@ -601,8 +457,8 @@ fn deadline_passed(
 }
 
 impl Driver {
-    /// Ends the driver; `poll` drops the transport before unlocking.
     fn finish(&mut self, inner: &mut Inner) -> Poll<()> {
+        self.io = None;
         inner.finished = true;
         inner.session.feed_eof();
         if matches!(
@@ -627,30 +483,14 @@ impl Future for Driver {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let shared = this.shared.clone();
-        let mut guard = shared.lock();
-        // The transport is taken out while the driver runs (the lock is held
-        // throughout, so no sender sees it missing) and put back unless done.
-        let Some(mut io) = guard.io.take() else {
-            return Poll::Ready(());
-        };
-        let polled = this.run(cx, &mut guard, &mut io);
-        if polled.is_pending() {
-            guard.io = Some(io);
-        } else {
-            // Released before anyone woken by `finish` can look.
-            drop(io);
-        }
-        polled
-    }
-}
-
-impl Driver {
-    fn run(&mut self, cx: &mut Context<'_>, inner: &mut Inner, io: &mut Box<dyn Transport>) -> Poll<()> {
-        let this = self;
+        let mut inner = shared.lock();
         // One clock reading per wake-up: the loop below runs again only when
         // reading produced output to write (a PONG, a Close) or a timer fired.
         let mut now = Instant::now();
         loop {
+            let Some(io) = this.io.as_mut() else {
+                return Poll::Ready(());
+            };
             let mut progress = false;
             let mut write_blocked = false;
 
@@ -665,7 +505,7 @@ impl Driver {
                     }
                     Poll::Ready(Ok(n)) => {
                         inner.session.consume_output(n);
-                        inner.needs_flush = true;
+                        this.needs_flush = true;
                         progress = true;
                     }
                     Poll::Ready(Err(e)) => {
@@ -678,11 +518,11 @@ impl Driver {
                     }
                 }
             }
-            if inner.needs_flush && inner.session.pending_output().is_empty() {
+            if this.needs_flush && inner.session.pending_output().is_empty() {
                 match Pin::new(&mut *io).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => inner.needs_flush = false,
+                    Poll::Ready(Ok(())) => this.needs_flush = false,
                     Poll::Ready(Err(e)) => {
-                        inner.needs_flush = false;
+                        this.needs_flush = false;
                         inner.session.abort_with(transport_failure(e));
                     }
                     Poll::Pending => {}
@@ -759,7 +599,7 @@ impl Driver {
             }
 
             let state = inner.session.state();
-            let flushed = inner.session.pending_output().is_empty() && !inner.needs_flush;
+            let flushed = inner.session.pending_output().is_empty() && !this.needs_flush;
             if flushed {
                 // The server ends its side first, a client after it (RFC 6455 7.1.1).
                 let server = inner.session.role() == Role::Server;
@@ -781,7 +621,7 @@ impl Driver {
                     if state == State::Aborted || !this.shutdown_sent {
                         let _ = Pin::new(&mut *io).poll_shutdown(cx);
                     }
-                    return this.finish(inner);
+                    return this.finish(&mut inner);
                 }
             }
             // Timers: keep-alive, the close timeout, the client's linger.
@@ -807,7 +647,7 @@ impl Driver {
                 if close_deadline <= now {
                     if closed {
                         let _ = Pin::new(&mut *io).poll_shutdown(cx);
-                        return this.finish(inner);
+                        return this.finish(&mut inner);
                     }
                     let secs = this.shared.config.close_timeout.as_secs_f64();
                     inner.session.abort_with(sockweave_core::Error::new(
