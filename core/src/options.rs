@@ -181,6 +181,40 @@ pub enum HttpVersionPolicy {
     RequestVersionExact,
 }
 
+/// Which protocol a connection may use, from its version and policy (.NET's
+/// rules); every backend decides with this one table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    Http1,
+    /// HTTP/2, falling back to HTTP/1.1 when allowed.
+    Http2 {
+        fallback: bool,
+    },
+}
+
+impl Plan {
+    /// | requested | policy    | `wss://`/`https://`       | `ws://`/`http://`      |
+    /// |-----------|-----------|----------------------------|------------------------|
+    /// | 1.1       | OrLower   | HTTP/1.1                   | HTTP/1.1               |
+    /// | 1.1       | Exact     | HTTP/1.1                   | HTTP/1.1               |
+    /// | 1.1       | OrHigher  | ALPN h2 or HTTP/1.1        | HTTP/1.1               |
+    /// | 2         | OrLower   | ALPN h2 or HTTP/1.1        | HTTP/1.1               |
+    /// | 2         | Exact     | HTTP/2 only                | h2c (prior knowledge)  |
+    /// | 2         | OrHigher  | HTTP/2 only                | h2c (prior knowledge)  |
+    pub fn choose(version: HttpVersion, policy: HttpVersionPolicy, secure: bool) -> Plan {
+        let wants_2 = version == HttpVersion::Http2 || policy == HttpVersionPolicy::RequestVersionOrHigher;
+        let allows_1 = version == HttpVersion::Http11 || policy == HttpVersionPolicy::RequestVersionOrLower;
+        match (wants_2, secure, allows_1) {
+            (false, _, _) => Plan::Http1,
+            (true, true, fallback) => Plan::Http2 { fallback },
+            // Without TLS there is no ALPN to ask with: h2c is tried only when
+            // HTTP/1.1 is not acceptable anyway.
+            (true, false, true) => Plan::Http1,
+            (true, false, false) => Plan::Http2 { fallback: false },
+        }
+    }
+}
+
 /// Header names and values, in order. In JSON: an object `{"Name": "value"}` or
 /// an array of `[name, value]` pairs (which allows a name to repeat).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -500,5 +534,48 @@ mod tests {
             serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "requestVersionOrHigher"}"#).is_ok()
         );
         assert!(serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "orHigher"}"#).is_err());
+    }
+}
+
+#[cfg(test)]
+mod plan_tests {
+    use super::*;
+
+    #[test]
+    fn plan_follows_the_version_policy_table() {
+        use HttpVersion::*;
+        use HttpVersionPolicy::*;
+        let cases = [
+            (Http11, RequestVersionOrLower, Plan::Http1, Plan::Http1),
+            (Http11, RequestVersionExact, Plan::Http1, Plan::Http1),
+            (
+                Http11,
+                RequestVersionOrHigher,
+                Plan::Http2 { fallback: true },
+                Plan::Http1,
+            ),
+            (
+                Http2,
+                RequestVersionOrLower,
+                Plan::Http2 { fallback: true },
+                Plan::Http1,
+            ),
+            (
+                Http2,
+                RequestVersionExact,
+                Plan::Http2 { fallback: false },
+                Plan::Http2 { fallback: false },
+            ),
+            (
+                Http2,
+                RequestVersionOrHigher,
+                Plan::Http2 { fallback: false },
+                Plan::Http2 { fallback: false },
+            ),
+        ];
+        for (v, p, secure, plain) in cases {
+            assert_eq!(Plan::choose(v, p, true), secure, "{v:?} {p:?} over TLS");
+            assert_eq!(Plan::choose(v, p, false), plain, "{v:?} {p:?} without TLS");
+        }
     }
 }

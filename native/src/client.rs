@@ -8,14 +8,16 @@ use std::time::Duration;
 use sockweave_core::handshake::{
     ClientHandshake, ClientRequest, H2ConnectRequest, HandshakeAccepted, HttpResponse,
 };
-use sockweave_core::options::{DeflateOptions, HeaderList, HttpVersion, Millis, DEFAULT_KEEP_ALIVE_INTERVAL};
+use sockweave_core::options::{
+    DeflateOptions, HeaderList, HttpVersion, Millis, Plan, DEFAULT_KEEP_ALIVE_INTERVAL,
+};
 use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, SessionConfig, State};
 use sockweave_core::{CloseCode, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
-use crate::invoker::{is_basic_challenge, non_default, Connection, Invoker, InvokerOptions, Plan, Target};
+use crate::invoker::{is_basic_challenge, non_default, Connection, Invoker, InvokerOptions, Target};
 use crate::proxy::Proxy;
 use crate::tls::{CertificateCheck, ClientCertificate, RootCertificates};
 use crate::websocket::{DriverConfig, Transport, WebSocket};

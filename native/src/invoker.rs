@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use sockweave_core::handshake::Headers;
-use sockweave_core::options::{HttpVersion, HttpVersionPolicy};
+use sockweave_core::options::{HttpVersion, HttpVersionPolicy, Plan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -159,39 +159,6 @@ impl Response {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         sockweave_core::handshake::header(&self.headers, name)
-    }
-}
-
-/// Which protocol a request may use, from its version and policy (.NET's rules).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Plan {
-    Http1,
-    /// HTTP/2, falling back to HTTP/1.1 when allowed.
-    Http2 {
-        fallback: bool,
-    },
-}
-
-impl Plan {
-    /// | requested | policy    | `wss://`/`https://`       | `ws://`/`http://`      |
-    /// |-----------|-----------|----------------------------|------------------------|
-    /// | 1.1       | OrLower   | HTTP/1.1                   | HTTP/1.1               |
-    /// | 1.1       | Exact     | HTTP/1.1                   | HTTP/1.1               |
-    /// | 1.1       | OrHigher  | ALPN h2 or HTTP/1.1        | HTTP/1.1               |
-    /// | 2         | OrLower   | ALPN h2 or HTTP/1.1        | HTTP/1.1               |
-    /// | 2         | Exact     | HTTP/2 only                | h2c (prior knowledge)  |
-    /// | 2         | OrHigher  | HTTP/2 only                | h2c (prior knowledge)  |
-    pub(crate) fn choose(version: HttpVersion, policy: HttpVersionPolicy, secure: bool) -> Plan {
-        let wants_2 = version == HttpVersion::Http2 || policy == HttpVersionPolicy::RequestVersionOrHigher;
-        let allows_1 = version == HttpVersion::Http11 || policy == HttpVersionPolicy::RequestVersionOrLower;
-        match (wants_2, secure, allows_1) {
-            (false, _, _) => Plan::Http1,
-            (true, true, fallback) => Plan::Http2 { fallback },
-            // Without TLS there is no ALPN to ask with: h2c is tried only when
-            // HTTP/1.1 is not acceptable anyway.
-            (true, false, true) => Plan::Http1,
-            (true, false, false) => Plan::Http2 { fallback: false },
-        }
     }
 }
 
@@ -658,44 +625,6 @@ pub(crate) fn non_default(o: &InvokerOptions) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plan_follows_the_version_policy_table() {
-        use HttpVersion::*;
-        use HttpVersionPolicy::*;
-        let cases = [
-            (Http11, RequestVersionOrLower, Plan::Http1, Plan::Http1),
-            (Http11, RequestVersionExact, Plan::Http1, Plan::Http1),
-            (
-                Http11,
-                RequestVersionOrHigher,
-                Plan::Http2 { fallback: true },
-                Plan::Http1,
-            ),
-            (
-                Http2,
-                RequestVersionOrLower,
-                Plan::Http2 { fallback: true },
-                Plan::Http1,
-            ),
-            (
-                Http2,
-                RequestVersionExact,
-                Plan::Http2 { fallback: false },
-                Plan::Http2 { fallback: false },
-            ),
-            (
-                Http2,
-                RequestVersionOrHigher,
-                Plan::Http2 { fallback: false },
-                Plan::Http2 { fallback: false },
-            ),
-        ];
-        for (v, p, secure, plain) in cases {
-            assert_eq!(Plan::choose(v, p, true), secure, "{v:?} {p:?} over TLS");
-            assert_eq!(Plan::choose(v, p, false), plain, "{v:?} {p:?} without TLS");
-        }
-    }
 
     #[test]
     fn http1_responses_with_length_chunks_or_eof() {
