@@ -328,3 +328,134 @@ fn keep_alive_ping_pong_through_two_sessions() {
     let e = client.receive(&mut [0u8; 4]).unwrap_err();
     assert_eq!(e.message(), sockweave_core::keepalive::PONG_TIMEOUT_MESSAGE);
 }
+
+/// Like `receive_all`, but whenever the engine allows it the payload goes
+/// straight into the receive buffer (`direct_payload_len` + `receive_read`),
+/// in pieces of awkward sizes so unmasking resumes mid-key.
+fn receive_all_direct(rx: &mut Session, wire: &[u8], chunk: usize) -> (Vec<(MessageType, Vec<u8>)>, usize) {
+    let mut fed = 0;
+    let mut direct_bytes = 0;
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let r = match rx.receive(&mut buf).unwrap() {
+            Some(r) => r,
+            None if fed == wire.len() => return (out, direct_bytes),
+            None => {
+                let direct = rx.direct_payload_len().min(chunk);
+                if direct > 0 {
+                    let n = direct.min(wire.len() - fed).min(3001);
+                    buf[..n].copy_from_slice(&wire[fed..fed + n]);
+                    fed += n;
+                    direct_bytes += n;
+                    rx.receive_read(&mut buf[..n]).unwrap()
+                } else {
+                    let room = rx.read_buf();
+                    let n = room.len().min(wire.len() - fed).min(1021);
+                    room[..n].copy_from_slice(&wire[fed..fed + n]);
+                    rx.commit_read(n);
+                    fed += n;
+                    continue;
+                }
+            }
+        };
+        cur.extend_from_slice(&buf[..r.count]);
+        if r.end_of_message {
+            out.push((r.message_type, std::mem::take(&mut cur)));
+        }
+    }
+}
+
+#[test]
+fn payload_read_straight_into_the_receive_buffer_equals_a_buffered_receive() {
+    let opts = Options::default();
+    // Text with 2-, 3- and 4-byte characters, so pieces split characters too.
+    let text: String = "añ€𝄞 ".repeat(20_000);
+    let binary: Vec<u8> = (0..300_001u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    let mut wire = Vec::new();
+    wire.extend(masked_frame(
+        OpCode::Text,
+        false,
+        &text.as_bytes()[..100_003],
+        [1, 2, 3, 4],
+    ));
+    wire.extend(masked_frame(OpCode::Ping, true, b"between", [9, 9, 9, 9]));
+    wire.extend(masked_frame(
+        OpCode::Continuation,
+        true,
+        &text.as_bytes()[100_003..],
+        [5, 6, 7, 8],
+    ));
+    wire.extend(masked_frame(
+        OpCode::Binary,
+        true,
+        &binary,
+        [0xde, 0xad, 0xbe, 0xef],
+    ));
+
+    let mut buffered = session(Role::Server, &opts);
+    let expected = receive_all(&mut buffered, &wire, 65_536);
+    let mut rx = session(Role::Server, &opts);
+    let (got, direct) = receive_all_direct(&mut rx, &wire, 65_536);
+    assert_eq!(got, expected);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].1, text.as_bytes());
+    assert_eq!(got[1].1, binary);
+    // Most of the payload took the direct path, and the PING between the
+    // fragments was still answered.
+    assert!(direct > wire.len() * 3 / 4, "{direct} of {} bytes", wire.len());
+    assert_eq!(rx.pending_output(), buffered.pending_output());
+    assert!(!rx.pending_output().is_empty());
+}
+
+#[test]
+fn payload_read_straight_into_the_buffer_is_checked_like_any_other() {
+    let opts = Options::default();
+    let mut bad = "ok ".repeat(10_000).into_bytes();
+    bad[20_001] = 0xff;
+    let wire = masked_frame(OpCode::Text, true, &bad, [3, 1, 4, 1]);
+    let mut rx = session(Role::Server, &opts);
+    let room = rx.read_buf();
+    room[..100].copy_from_slice(&wire[..100]);
+    rx.commit_read(100);
+    let mut buf = vec![0u8; 65_536];
+    let first = rx.receive(&mut buf).unwrap().unwrap();
+    assert!(!first.end_of_message);
+    let direct = rx.direct_payload_len();
+    assert_eq!(direct, bad.len() - first.count);
+    let n = direct.min(buf.len());
+    buf[..n].copy_from_slice(&wire[100..100 + n]);
+    let e = rx.receive_read(&mut buf[..n]).unwrap_err();
+    assert_eq!(e.close_code(), Some(CloseCode::INVALID_PAYLOAD));
+    assert_eq!(rx.state(), State::Aborted);
+    assert_eq!(rx.direct_payload_len(), 0);
+
+    // Nothing goes direct while other input is buffered, in a control frame,
+    // or in a compressed message; reading past the frame is refused.
+    let mut rx = session(Role::Server, &opts);
+    let two = [
+        masked_frame(OpCode::Binary, true, &[7; 50_000], [1; 4]),
+        masked_frame(OpCode::Binary, true, &[8; 10], [1; 4]),
+    ]
+    .concat();
+    let room = rx.read_buf();
+    room[..20].copy_from_slice(&two[..20]);
+    rx.commit_read(20);
+    rx.receive(&mut buf).unwrap().unwrap();
+    assert_eq!(rx.direct_payload_len(), 50_000 - (20 - 8));
+    let room = rx.read_buf();
+    room[..1].copy_from_slice(&two[20..21]);
+    rx.commit_read(1);
+    assert_eq!(
+        rx.direct_payload_len(),
+        0,
+        "a buffered byte is waiting to be taken"
+    );
+    let mut big = vec![0u8; 60_000];
+    rx.receive(&mut big).unwrap().unwrap();
+    let left = rx.direct_payload_len();
+    assert_eq!(left, 50_000 - 21 + 8);
+    let e = rx.receive_read(&mut big[..left + 1]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Faulted);
+}

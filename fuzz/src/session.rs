@@ -17,6 +17,8 @@
 //! - nothing panics (the engine's own `debug_assert!`s and overflow checks are on);
 //! - `feed` never takes more than it was given;
 //! - `receive` never reports more bytes than the buffer it was given;
+//! - payload handed over with `receive_read` (bit 6 of the configuration, at
+//!   every other position) passes the same checks as what `receive` returns;
 //! - results never mix messages: one type per message; a Close result is
 //!   empty, ends its "message", comes once and nothing follows it;
 //! - the text delivered so far for a message is always a valid UTF-8 prefix,
@@ -301,6 +303,29 @@ fn allowed(issue: &str) -> bool {
 impl Driver {
     /// Gives `chunk` to the session; returns how many bytes it took.
     fn push(&mut self, chunk: &[u8]) -> usize {
+        let direct = self.s.direct_payload_len().min(chunk.len()).min(RECV_MAX);
+        if self.cfg.use_read_buf && direct > 0 && (self.fed / 7) % 2 == 0 {
+            // Payload straight into the application's buffer, as the native
+            // backend does for large messages (on every other position, so
+            // both paths meet mid-frame).
+            assert!(!self.receive_failed, "direct payload offered after an error");
+            self.recv_buf[..direct].copy_from_slice(&chunk[..direct]);
+            self.fed += direct;
+            let mut buf = core::mem::take(&mut self.recv_buf);
+            let r = self.s.receive_read(&mut buf[..direct]);
+            self.recv_buf = buf;
+            match r {
+                Ok(r) => {
+                    assert_eq!(r.count, direct, "receive_read reported a different count");
+                    self.on_result(&r);
+                }
+                Err(e) => {
+                    let _ = e.to_string();
+                    self.receive_failed = true;
+                }
+            }
+            return direct;
+        }
         let taken = if self.cfg.use_read_buf {
             let room = self.s.read_buf();
             let n = room.len().min(chunk.len());

@@ -15,12 +15,13 @@ use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, Sessi
 use sockweave_core::{CloseCode, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::driver::DriverConfig;
 use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
 use crate::invoker::{is_basic_challenge, non_default, Connection, Invoker, InvokerOptions, Target};
 use crate::proxy::Proxy;
 use crate::tls::{CertificateCheck, ClientCertificate, RootCertificates};
-use crate::websocket::{DriverConfig, Transport, WebSocket};
+use crate::websocket::{Transport, WebSocket};
 
 /// A user name and password for HTTP Basic authentication.
 #[derive(Clone, PartialEq, Eq)]

@@ -26,6 +26,7 @@
 //! ```
 
 mod client;
+mod driver;
 mod error;
 mod http2;
 mod invoker;

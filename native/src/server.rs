@@ -5,8 +5,9 @@ use sockweave_core::session::{Role, SessionConfig};
 use sockweave_core::{ErrorKind as CoreKind, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::driver::DriverConfig;
 use crate::error::{Error, ErrorKind};
-use crate::websocket::{DriverConfig, Transport, WebSocket};
+use crate::websocket::{Transport, WebSocket};
 
 /// How to answer an acceptable upgrade request.
 #[derive(Clone, Debug, Default)]

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use base64::Engine;
-use common::{bounded, echo, echo_server, raw_accept};
+use common::{bounded, echo, echo_server, masked_frame, raw_accept};
 use sockweave::{
     accept, accept_with, Accepted, ClientWebSocket, ClientWebSocketOptions, CloseCode, CookieJar,
     Credentials, ErrorKind, MessageType, Millis, Options, Rejected, SendFlags, ServerRequest, State,
@@ -1223,21 +1223,6 @@ async fn two_pending_receives_do_not_hang() {
         assert!(!got.is_empty());
     })
     .await;
-}
-
-/// A masked (client-to-server) single-frame message.
-fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x80 | opcode];
-    if payload.len() < 126 {
-        f.push(0x80 | payload.len() as u8);
-    } else {
-        f.push(0x80 | 126);
-        f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    }
-    let mask = [9u8, 8, 7, 6];
-    f.extend_from_slice(&mask);
-    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    f
 }
 
 /// An unmasked (server-to-client) single-frame binary message of 126..=65535 bytes.

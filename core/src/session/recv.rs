@@ -277,6 +277,102 @@ impl Session {
         taken
     }
 
+    /// How many bytes of payload may go from the transport straight into
+    /// the application's buffer: non-zero only inside the payload of an
+    /// uncompressed data frame, with nothing else buffered or waiting to be
+    /// taken. A backend may then read up to this many bytes into the buffer
+    /// the application gave `receive` and hand them to
+    /// [`receive_read`](Self::receive_read), which saves copying the bulk of
+    /// large messages through the receive buffer.
+    pub fn direct_payload_len(&self) -> usize {
+        let r = &self.recv;
+        let Frame::Payload {
+            opcode, remaining, ..
+        } = r.frame
+        else {
+            return 0;
+        };
+        let plain = r.message.as_ref().is_some_and(|m| !m.compressed);
+        if r.stopped
+            || r.eof
+            || !r.items.is_empty()
+            || r.parse_pos != r.filled
+            || opcode.is_control()
+            || !plain
+        {
+            return 0;
+        }
+        usize::try_from(remaining).unwrap_or(usize::MAX)
+    }
+
+    /// Takes `data`, payload bytes just read from the transport into the
+    /// application's buffer (at most [`direct_payload_len`](Self::direct_payload_len)):
+    /// unmasks them in place, checks them, and returns the result `receive`
+    /// would have returned for them. Invalid text fails the connection (1007).
+    pub fn receive_read(&mut self, data: &mut [u8]) -> Result<ReceiveResult, Error> {
+        let n = data.len();
+        if n > self.direct_payload_len() {
+            return Err(self.fail_now(Error::new(
+                ErrorKind::Faulted,
+                "internal: payload read past the frame, or while other input was buffered",
+            )));
+        }
+        let r = &mut self.recv;
+        let (
+            Frame::Payload {
+                opcode,
+                fin,
+                mask,
+                phase,
+                remaining,
+            },
+            Some(msg),
+        ) = (r.frame, r.message.as_mut())
+        else {
+            return Err(self.fail_now(Error::new(
+                ErrorKind::Faulted,
+                "internal: payload read outside a data frame",
+            )));
+        };
+        let phase = match mask {
+            Some(key) => apply_mask(data, key, phase),
+            None => phase,
+        };
+        let remaining = remaining - n as u64;
+        let done = remaining == 0;
+        let eom = done && fin;
+        let ty = msg.ty;
+        if let Some(v) = msg.utf8.as_mut() {
+            if v.feed(data).is_err() || (eom && v.finish().is_err()) {
+                return Err(self.fail_now(Error::protocol(
+                    CloseCode::INVALID_PAYLOAD,
+                    "a text message is not valid UTF-8",
+                )));
+            }
+        }
+        r.frame = if done {
+            Frame::Header
+        } else {
+            Frame::Payload {
+                opcode,
+                fin,
+                mask,
+                phase,
+                remaining,
+            }
+        };
+        if eom {
+            r.message = None;
+        }
+        Ok(ReceiveResult {
+            count: n,
+            message_type: ty,
+            end_of_message: eom,
+            close_status: None,
+            close_status_description: None,
+        })
+    }
+
     /// The transport reached end of file.
     pub fn feed_eof(&mut self) {
         self.recv.eof = true;

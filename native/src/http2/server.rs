@@ -15,9 +15,10 @@ use tokio::sync::mpsc;
 
 use super::stream::H2Stream;
 use super::{body_bytes, header_list, CONNECTION_WINDOW, STREAM_WINDOW};
+use crate::driver::DriverConfig;
 use crate::error::{Error, ErrorKind};
 use crate::server::{Accepted, Rejected};
-use crate::websocket::{DriverConfig, Transport, WebSocket};
+use crate::websocket::{Transport, WebSocket};
 
 /// Streams a server takes at once on one connection.
 const MAX_CONCURRENT_STREAMS: u32 = 10_000;

@@ -86,15 +86,26 @@ impl AsyncRead for H2Stream {
 }
 
 impl AsyncWrite for H2Stream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+    }
+
+    /// Gathers the buffers into one DATA payload, so a frame header and its
+    /// payload written together do not become two DATA frames.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if buf.is_empty() {
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if len == 0 {
             return Poll::Ready(Ok(0));
         }
         if this.send_ended {
             return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
         }
-        let want = buf.len().min(MAX_WRITE);
+        let want = len.min(MAX_WRITE);
         this.send.reserve_capacity(want);
         let mut capacity = this.send.capacity();
         while capacity == 0 {
@@ -105,10 +116,22 @@ impl AsyncWrite for H2Stream {
             }
         }
         let n = capacity.min(want);
-        match this.send.send_data(Bytes::copy_from_slice(&buf[..n]), false) {
+        let mut data = Vec::with_capacity(n);
+        for b in bufs {
+            let take = (n - data.len()).min(b.len());
+            data.extend_from_slice(&b[..take]);
+            if data.len() == n {
+                break;
+            }
+        }
+        match this.send.send_data(Bytes::from(data), false) {
             Ok(()) => Poll::Ready(Ok(n)),
             Err(e) => Poll::Ready(Err(this.reset_error(cx, Some(e)))),
         }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -171,11 +171,19 @@ pub async fn assert_echo(ws: &ClientWebSocket, text: &str) {
     ws.send(text.as_bytes(), MessageType::Text, SendFlags::END_OF_MESSAGE)
         .await
         .unwrap();
+    // A receive returns what has arrived; a message sent in several TCP
+    // segments or DATA frames can take more than one.
     let mut buf = vec![0u8; text.len() + 16];
-    let r = ws.receive(&mut buf).await.unwrap();
-    assert_eq!(r.message_type, MessageType::Text);
-    assert!(r.end_of_message);
-    assert_eq!(&buf[..r.count], text.as_bytes());
+    let mut got = 0;
+    loop {
+        let r = ws.receive(&mut buf[got..]).await.unwrap();
+        assert_eq!(r.message_type, MessageType::Text);
+        got += r.count;
+        if r.end_of_message {
+            break;
+        }
+    }
+    assert_eq!(&buf[..got], text.as_bytes());
 }
 
 /// Reads a client's handshake request on `tcp`; returns the `101` response to send.
@@ -194,4 +202,41 @@ pub async fn raw_accept(tcp: &mut TcpStream) -> Vec<u8> {
         }
     };
     req.accept_response(None, &[], &[]).unwrap()
+}
+
+/// A masked (client-to-server) single-frame message of any length; `opcode`
+/// is the first byte's low bits (FIN is set).
+pub fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => f.push(0x80 | n as u8),
+        n if n <= 0xffff => {
+            f.push(0x80 | 126);
+            f.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            f.push(0x80 | 127);
+            f.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let mask = [9u8, 8, 7, 6];
+    f.extend_from_slice(&mask);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    f
+}
+
+/// Reads one unmasked (server-to-client) frame: its first byte and payload.
+pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> std::io::Result<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut h = [0u8; 2];
+    r.read_exact(&mut h).await?;
+    assert_eq!(h[1] & 0x80, 0, "a server frame is masked");
+    let len = match h[1] & 0x7f {
+        126 => u64::from(r.read_u16().await?),
+        127 => r.read_u64().await?,
+        n => u64::from(n),
+    };
+    let mut payload = vec![0u8; len as usize];
+    r.read_exact(&mut payload).await?;
+    Ok((h[0], payload))
 }
