@@ -31,6 +31,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -121,6 +122,9 @@ pub(crate) struct Inner {
 
 pub(crate) struct Shared {
     inner: Mutex<Inner>,
+    /// User-facing handles (`WebSocket`s) of the connection; the last one
+    /// to go aborts it.
+    pub(crate) handles: AtomicUsize,
     pub(crate) config: DriverConfig,
     /// Time zero of the session's clock.
     epoch: Instant,
@@ -164,6 +168,7 @@ pub(crate) fn spawn<S: Transport>(
             finished: false,
             close_sent_at: None,
         }),
+        handles: AtomicUsize::new(1),
         config,
         epoch: Instant::now(),
     });
@@ -199,7 +204,14 @@ impl Inner {
 
     /// Reads from the transport into the session until it has nothing more
     /// (`Pending`: `cx` is registered), the receive buffer is full, or it ends.
-    fn read_transport(&mut self, io: &mut dyn Transport, cx: &mut Context<'_>) -> ReadPass {
+    /// With `for_receive`, it stops as soon as there is something to
+    /// receive: the receiving task returns with it and hands reading back.
+    fn read_transport(
+        &mut self,
+        io: &mut dyn Transport,
+        cx: &mut Context<'_>,
+        for_receive: bool,
+    ) -> ReadPass {
         let mut pass = ReadPass::default();
         if !self.early.is_empty() {
             let n = self.session.feed(&self.early);
@@ -258,6 +270,9 @@ impl Inner {
                     break;
                 }
             }
+            if for_receive && self.session.has_received() {
+                break;
+            }
         }
         pass
     }
@@ -282,14 +297,20 @@ impl Inner {
         let read = if direct >= DIRECT_READ_MIN {
             self.read_payload(&mut *io, cx, &mut out[..direct])
         } else {
-            self.session.set_now(shared.now_ms());
-            let pass = self.read_transport(&mut *io, cx);
-            self.app_reading = pass.registered;
+            if self.session.poll_timeout().is_some() {
+                // Keep-alive notes when the peer was last heard.
+                self.session.set_now(shared.now_ms());
+            }
+            let pass = self.read_transport(&mut *io, cx, true);
+            // Registered now, or a registration of ours was used up by the
+            // wake-up that brought this data: either way reading goes back
+            // to the driver when this receive ends.
+            self.app_reading = true;
             if pass.any {
                 self.after_app_read();
-            }
-            if !pass.registered {
-                // Ended, or the buffer is full: the driver takes it from here.
+            } else if !pass.registered {
+                // The buffer is full: the driver takes it from here.
+                self.app_reading = false;
                 self.wake_driver();
             }
             if pass.any {
@@ -364,7 +385,7 @@ impl Inner {
         let Some(mut io) = self.io.take() else {
             return;
         };
-        let pass = self.read_transport(&mut *io, &mut Context::from_waker(&waker));
+        let pass = self.read_transport(&mut *io, &mut Context::from_waker(&waker), false);
         self.io = Some(io);
         if pass.any {
             self.after_app_read();
@@ -711,7 +732,7 @@ impl Driver {
             // Close or a failure, keep reading (and dropping) only to see EOF.
             let now_ms = millis(this.shared.epoch, now);
             inner.session.set_now(now_ms);
-            let read_any = !inner.app_reading && inner.read_transport(&mut **io, cx).any;
+            let read_any = !inner.app_reading && inner.read_transport(&mut **io, cx, false).any;
             if read_any {
                 inner.wake_app();
             }

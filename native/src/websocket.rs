@@ -37,21 +37,6 @@ use crate::error::Error;
 pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
 
-/// Aborts the connection when the last user-facing handle goes away.
-struct Owner(Arc<Shared>);
-
-impl Drop for Owner {
-    fn drop(&mut self) {
-        let mut inner = self.0.lock();
-        // After the close handshake (or a failure) the driver still owes the
-        // peer our queued Close: let it write that, then end.
-        if !matches!(inner.session.state(), State::Closed | State::Aborted) {
-            inner.session.abort();
-        }
-        inner.wake_driver();
-    }
-}
-
 /// A WebSocket connection over any [`Transport`], in either role.
 ///
 /// Made by [`WebSocket::from_stream`] (the handshake already done elsewhere),
@@ -69,9 +54,27 @@ impl Drop for Owner {
 /// # Ok(()) }
 /// ```
 pub struct WebSocket {
-    owner: Arc<Owner>,
+    /// Shared with the driver task and the other handles of this connection
+    /// (split halves); `Shared::handles` counts the handles.
+    shared: Arc<Shared>,
     /// A partly received message, for the `Stream` face.
     pub(crate) assembler: crate::stream::Assembler,
+}
+
+/// The connection is aborted when the last handle goes away.
+impl Drop for WebSocket {
+    fn drop(&mut self) {
+        if self.shared.handles.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let mut inner = self.shared.lock();
+        // After the close handshake (or a failure) the driver still owes the
+        // peer our queued Close: let it write that, then end.
+        if !matches!(inner.session.state(), State::Closed | State::Aborted) {
+            inner.session.abort();
+        }
+        inner.wake_driver();
+    }
 }
 
 impl std::fmt::Debug for WebSocket {
@@ -114,13 +117,13 @@ impl WebSocket {
         let taken = session.feed(leftover);
         let shared = crate::driver::spawn(stream, session, leftover[taken..].to_vec(), driver);
         WebSocket {
-            owner: Arc::new(Owner(shared)),
+            shared,
             assembler: Default::default(),
         }
     }
 
     fn shared(&self) -> &Shared {
-        &self.owner.0
+        &self.shared
     }
 
     /// The connection state (.NET's `WebSocket.State`).
@@ -339,8 +342,9 @@ impl WebSocket {
     }
 
     pub(crate) fn clone_handle(&self) -> WebSocket {
+        self.shared.handles.fetch_add(1, Ordering::Relaxed);
         WebSocket {
-            owner: self.owner.clone(),
+            shared: self.shared.clone(),
             assembler: Default::default(),
         }
     }

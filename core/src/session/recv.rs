@@ -156,6 +156,12 @@ impl Receiver {
 
     /// Moves live bytes to the front and grows the buffer, so there is room to read.
     fn make_room(&mut self) {
+        if self.items.is_empty() && self.parse_pos == self.filled && !self.buf.is_empty() {
+            // Everything was taken (the usual case between messages): start over.
+            self.filled = 0;
+            self.parse_pos = 0;
+            return;
+        }
         let live = self.live_start();
         if live == self.filled {
             self.filled = 0;
