@@ -6,7 +6,8 @@
 //! message is ready at once, which is what their `forward` does and what
 //! batches writes when many messages are in flight. fastwebsockets writes each
 //! frame as it is read (its API has no way to ask whether more is buffered);
-//! sockweave's driver task writes whatever is queued when it runs.
+//! sockweave decides by itself: a reply made when nothing more was received
+//! is written at once, replies to a batch are queued and written together.
 
 use std::io;
 use std::str::FromStr;

@@ -14,11 +14,18 @@
 //! - `idle LIB PORT N --peer PID [--deflate]`: opens N connections and holds
 //!   them; prints the resident size of itself and of PID before and after.
 //! - `mask`: masking throughput of the engine against a byte loop.
+//! - `profile`: only the profiles (instructions and system calls per
+//!   message, see `profile.rs`), printed as markdown; `run` includes them
+//!   unless `--quick` or `--no-profile`.
+//! - `load ... --profile callgrind|strace --profile-out FILE [--profile-self]`:
+//!   counts over the measuring window (the orchestrator starts the side
+//!   under test under valgrind, or strace attaches to it).
 //!
 //! Every process runs a single-threaded tokio runtime; the orchestrator pins
 //! the side under test and its peer to different cores with `taskset`.
 
 mod libs;
+mod profile;
 mod raw;
 mod run;
 mod util;
@@ -89,7 +96,7 @@ impl Args {
 fn takes_value(name: &str) -> bool {
     matches!(
         name,
-        "secs" | "warm" | "window" | "conns" | "peer" | "out" | "reps" | "only"
+        "secs" | "warm" | "window" | "conns" | "peer" | "out" | "reps" | "only" | "profile" | "profile-out"
     )
 }
 
@@ -101,10 +108,11 @@ fn die(msg: &str) -> ! {
 fn main() {
     let args = Args::parse(std::env::args().skip(1));
     let Some(cmd) = args.positional.first().cloned() else {
-        die("usage: sockweave-bench run [--quick] | serve | load | idle | mask");
+        die("usage: sockweave-bench run [--quick] [--no-profile] | profile | serve | load | idle | mask");
     };
     match cmd.as_str() {
         "run" => run::main(&args),
+        "profile" => print!("{}", run::profile_only()),
         "mask" => {
             for line in run::mask_report(args.flag("quick")) {
                 println!("{line}");
@@ -310,13 +318,28 @@ async fn load(args: &Args) {
             spawn_loops(conns, &s, &count);
         }
     }
+    let mut profile = profile::Hook::from_args(args, peer);
     tokio::time::sleep(Duration::from_secs_f64(warm)).await;
+    // A profiler starts and stops counting some time after it is asked to:
+    // count the messages from the middle of the one to the middle of the other.
+    let mut msgs_from = None;
+    if let Some(p) = profile.as_mut() {
+        let before = count.get();
+        p.start().await;
+        msgs_from = Some((before + count.get()) / 2);
+    }
     let a = Snapshot::take(peer, count.get());
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     let b = Snapshot::take(peer, count.get());
+    let mut msgs = b.count - a.count;
+    if let (Some(p), Some(from)) = (profile.as_mut(), msgs_from) {
+        let before = count.get();
+        p.stop().await;
+        msgs = (before + count.get()) / 2 - from;
+    }
     println!(
         "RESULT msgs={} secs={:.6} cpu_self={:.4} cpu_peer={:.4}",
-        b.count - a.count,
+        msgs,
         (b.at - a.at).as_secs_f64(),
         b.cpu_self - a.cpu_self,
         b.cpu_peer - a.cpu_peer

@@ -23,7 +23,7 @@ pub enum Role {
 }
 
 impl Role {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Role::Server => "server",
             Role::Client => "client",
@@ -118,28 +118,59 @@ struct Samples {
     peer_load: Vec<f64>,
 }
 
-struct Runner {
+pub(crate) struct Runner {
     exe: PathBuf,
     taskset: bool,
     /// Core of the side under test and of the neutral peer.
-    cpus: (usize, usize),
+    pub(crate) cpus: (usize, usize),
     secs: f64,
     warm: f64,
 }
 
 impl Runner {
-    fn command(&self, cpu: usize) -> Command {
-        if self.taskset {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cpu.to_string()).arg(&self.exe);
-            c
-        } else {
-            Command::new(&self.exe)
+    fn new(secs: f64, warm: f64) -> Runner {
+        let taskset = Command::new("taskset")
+            .arg("-c")
+            .arg("0")
+            .arg("true")
+            .status()
+            .is_ok_and(|s| s.success());
+        let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let runner = Runner {
+            exe: std::env::current_exe().expect("own path"),
+            taskset: taskset && ncpu >= 2,
+            cpus: (0, if ncpu >= 2 { 1 } else { 0 }),
+            secs,
+            warm,
+        };
+        if !runner.taskset {
+            eprintln!("note: taskset or a second core is missing; processes are not pinned");
         }
+        runner
     }
 
-    fn start_server(&self, lib: Lib, cpu: usize, deflate: bool, idle: bool) -> (Child, u16) {
-        let mut c = self.command(cpu);
+    /// Our own executable on `cpu`, run by `wrapper` (a profiler) if not empty.
+    pub(crate) fn command(&self, cpu: usize, wrapper: &[String]) -> Command {
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if self.taskset {
+            argv.extend(["taskset".into(), "-c".into(), cpu.to_string().into()]);
+        }
+        argv.extend(wrapper.iter().map(Into::into));
+        argv.push(self.exe.clone().into());
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    }
+
+    pub(crate) fn start_server(
+        &self,
+        lib: Lib,
+        cpu: usize,
+        deflate: bool,
+        idle: bool,
+        wrapper: &[String],
+    ) -> (Child, u16) {
+        let mut c = self.command(cpu, wrapper);
         c.arg("serve").arg(lib.name());
         if deflate {
             c.arg("--deflate");
@@ -165,7 +196,7 @@ impl Runner {
         (child, port)
     }
 
-    fn stop(child: &mut Child) {
+    pub(crate) fn stop(child: &mut Child) {
         drop(child.stdin.take());
         let until = Instant::now() + Duration::from_secs(5);
         while Instant::now() < until {
@@ -179,9 +210,15 @@ impl Runner {
     }
 
     /// Runs a load process to completion and returns its `RESULT` fields.
-    fn run_client(&self, cpu: usize, args: &[String], timeout: Duration) -> Option<BTreeMap<String, f64>> {
+    pub(crate) fn run_client(
+        &self,
+        cpu: usize,
+        args: &[String],
+        wrapper: &[String],
+        timeout: Duration,
+    ) -> Option<BTreeMap<String, f64>> {
         let mut child = self
-            .command(cpu)
+            .command(cpu, wrapper)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -233,7 +270,7 @@ impl Runner {
             Role::Server => (self.cpus.0, self.cpus.1),
             Role::Client => (self.cpus.1, self.cpus.0),
         };
-        let (mut server, port) = self.start_server(server_lib, server_cpu, sc.deflate, false);
+        let (mut server, port) = self.start_server(server_lib, server_cpu, sc.deflate, false, &[]);
         let mut args: Vec<String> = vec![
             "load".into(),
             client_lib.name().into(),
@@ -257,6 +294,7 @@ impl Runner {
         let r = self.run_client(
             client_cpu,
             &args,
+            &[],
             Duration::from_secs_f64(self.secs + self.warm + 30.0),
         );
         Self::stop(&mut server);
@@ -279,7 +317,7 @@ impl Runner {
             Role::Server => (lib, Lib::Raw),
             Role::Client => (Lib::Raw, lib),
         };
-        let (mut server, port) = self.start_server(server_lib, self.cpus.0, deflate, true);
+        let (mut server, port) = self.start_server(server_lib, self.cpus.0, deflate, true, &[]);
         let mut args: Vec<String> = vec![
             "idle".into(),
             client_lib.name().into(),
@@ -291,7 +329,7 @@ impl Runner {
         if deflate {
             args.push("--deflate".into());
         }
-        let r = self.run_client(self.cpus.1, &args, Duration::from_secs(120));
+        let r = self.run_client(self.cpus.1, &args, &[], Duration::from_secs(120));
         Self::stop(&mut server);
         let r = r?;
         let (before, after) = match role {
@@ -328,23 +366,7 @@ pub fn main(args: &Args) {
             .and_then(|(_, v)| v.clone()),
     };
     let started = Instant::now();
-    let taskset = Command::new("taskset")
-        .arg("-c")
-        .arg("0")
-        .arg("true")
-        .status()
-        .is_ok_and(|s| s.success());
-    let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runner = Runner {
-        exe: std::env::current_exe().expect("own path"),
-        taskset: taskset && ncpu >= 2,
-        cpus: (0, if ncpu >= 2 { 1 } else { 0 }),
-        secs: cfg.secs,
-        warm: cfg.warm,
-    };
-    if !runner.taskset {
-        eprintln!("note: taskset or a second core is missing; processes are not pinned");
-    }
+    let runner = Runner::new(cfg.secs, cfg.warm);
     let scenarios: Vec<Scenario> = scenarios()
         .into_iter()
         .filter(|s| cfg.only.as_deref().is_none_or(|o| s.name.contains(o)))
@@ -401,7 +423,11 @@ pub fn main(args: &Args) {
         }
     }
     let mask = mask_report(cfg.quick);
-    let report = render(&cfg, &scenarios, &results, &memory, &mask, &runner);
+    let mut report = render(&cfg, &scenarios, &results, &memory, &mask, &runner);
+    if !cfg.quick && cfg.only.is_none() && !args.flag("no-profile") {
+        eprintln!("profiles ({:.0} s so far)", started.elapsed().as_secs_f64());
+        report.markdown.push_str(&crate::profile::run_all(&runner));
+    }
     print!("{}", report.text);
     std::fs::create_dir_all(&cfg.out).ok();
     write_file(&cfg.out.join("results.md"), &report.markdown);
@@ -894,4 +920,9 @@ pub fn mask_report(quick: bool) -> Vec<String> {
         ));
     }
     out
+}
+
+/// `sockweave-bench profile`: the profiles section alone.
+pub fn profile_only() -> String {
+    crate::profile::run_all(&Runner::new(1.0, 0.3))
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark suite of issue 9, in one command:
 #
-#   tests/bench/run.sh            full run (5 repetitions of 1 s per contender, ~10 minutes)
+#   tests/bench/run.sh            full run (5 repetitions of 1 s per contender, ~18 minutes)
 #   tests/bench/run.sh --quick    CI run (3 repetitions of 0.4 s, under ~3 minutes)
 #
 # 1. `sockweave-bench run` (the bench/ crate): sockweave against tokio-tungstenite,
@@ -9,7 +9,10 @@
 #    client and as client against the neutral echo server (separate processes,
 #    pinned to different cores with taskset); echo at 16 B..1 MiB, pipelined
 #    16 B and 1 KiB, 1,000 connections, permessage-deflate on JSON-like text,
-#    idle memory at 10,000 connections, masking GB/s.
+#    idle memory at 10,000 connections, masking GB/s; in full runs also the
+#    profiles (instructions per message with valgrind's callgrind, system
+#    calls per message with strace, for every contender and role; about 8
+#    minutes; `--no-profile` skips them).
 # 2. The Node comparison, the npm package against `ws` (tests/npm/bench.js),
 #    if the npm package is built (tests/npm/run.sh build, i.e. npm/build.sh)
 #    and `ws` is installed (tests/peers/setup.sh node); otherwise it says so.
