@@ -65,28 +65,6 @@ function parseTarget(url) {
   };
 }
 
-/**
- * Which protocol to use, from the version and policy (.NET's rules; the same
- * table as the native crate's invoker):
- *
- * | requested | policy   | wss://               | ws://                 |
- * |-----------|----------|----------------------|-----------------------|
- * | 1.1       | OrLower  | HTTP/1.1             | HTTP/1.1              |
- * | 1.1       | Exact    | HTTP/1.1             | HTTP/1.1              |
- * | 1.1       | OrHigher | ALPN h2 or HTTP/1.1  | HTTP/1.1              |
- * | 2         | OrLower  | ALPN h2 or HTTP/1.1  | HTTP/1.1              |
- * | 2         | Exact    | HTTP/2 only          | h2c (prior knowledge) |
- * | 2         | OrHigher | HTTP/2 only          | h2c (prior knowledge) |
- */
-function choosePlan(version, policy, secure) {
-  const wants2 = version === '2' || policy === 'requestVersionOrHigher';
-  const allows1 = version === '1.1' || policy === 'requestVersionOrLower';
-  if (!wants2) return { h2: false };
-  if (secure) return { h2: true, fallback: allows1 };
-  // Without TLS there is no ALPN to ask with: h2c only when HTTP/1.1 is not acceptable anyway.
-  return allows1 ? { h2: false } : { h2: true, fallback: false };
-}
-
 /** A header object of node:http2 as [name, value] pairs, pseudo-headers left out. */
 function h2Pairs(headers) {
   const out = [];
@@ -177,7 +155,8 @@ class ClientWebSocket extends WebSocket {
     const [core, node] = splitOptions(this.options);
     const normalized = normalizeOptions(core);
     const target = parseTarget(url);
-    const plan = choosePlan(normalized.httpVersion, normalized.httpVersionPolicy, target.secure);
+    // The version-policy table lives in the engine (core's Plan::choose).
+    const plan = engine(() => wasm.choosePlan(normalized.httpVersion, normalized.httpVersionPolicy, target.secure));
     const hs = engine(() => new wasm.ClientHandshake(core, target.authority, target.path, randomBytes(16), undefined));
     this._connecting = true;
     let socket;
@@ -325,4 +304,4 @@ class ClientWebSocket extends WebSocket {
   }
 }
 
-module.exports = { ClientWebSocket, splitOptions, parseTarget, choosePlan, h2Pairs };
+module.exports = { ClientWebSocket, splitOptions, parseTarget, h2Pairs };

@@ -37,7 +37,7 @@ use sockweave_core::handshake::{
     self as hs, H2ConnectRequest, HandshakeAccepted, HandshakeLimits, HttpResponse, RequestError,
     ServerRequest,
 };
-use sockweave_core::options::{Millis, DEFAULT_KEEP_ALIVE_INTERVAL};
+use sockweave_core::options::{HttpVersion, HttpVersionPolicy, Millis, Plan, DEFAULT_KEEP_ALIVE_INTERVAL};
 use sockweave_core::session::{self, MessageType, Role, SendFlags, SessionConfig, State};
 use sockweave_core::{CloseCode, Error, ErrorKind, Options};
 
@@ -173,6 +173,26 @@ pub fn normalize_options(options: JsValue) -> Result<JsValue, JsValue> {
         );
     }
     Ok(v)
+}
+
+/// Which protocol a client connection uses (core's `Plan::choose`, the
+/// version-policy table of .NET's `HttpVersionPolicy`): `{ h2, fallback }`,
+/// where `fallback` allows HTTP/1.1 when the server does not offer h2.
+/// `version` and `policy` are the normalized options' `httpVersion` and
+/// `httpVersionPolicy`.
+#[wasm_bindgen(js_name = choosePlan)]
+pub fn choose_plan(version: JsValue, policy: JsValue, secure: bool) -> Result<JsValue, JsValue> {
+    let bad = |e: serde_wasm_bindgen::Error| js_error("InvalidArgument", &e.to_string());
+    let version: HttpVersion = serde_wasm_bindgen::from_value(version).map_err(bad)?;
+    let policy: HttpVersionPolicy = serde_wasm_bindgen::from_value(policy).map_err(bad)?;
+    let (h2, fallback) = match Plan::choose(version, policy, secure) {
+        Plan::Http1 => (false, false),
+        Plan::Http2 { fallback } => (true, fallback),
+    };
+    let plan: JsValue = Object::new().into();
+    set(&plan, "h2", JsValue::from(h2));
+    set(&plan, "fallback", JsValue::from(fallback));
+    Ok(plan)
 }
 
 /// One piece of a received message, or the peer's Close (.NET's
