@@ -287,7 +287,7 @@ impl Inner {
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> AppRead {
-        if self.eof || self.read_stalled || !self.early.is_empty() || !self.session.is_receiving() {
+        if self.reading_is_drivers() {
             return AppRead::Wait;
         }
         let Some(mut io) = self.io.take() else {
@@ -355,6 +355,12 @@ impl Inner {
         }
     }
 
+    /// Input only the driver processes is pending (a handshake leftover, a
+    /// full buffer, the end, draining after a Close): no receive reads then.
+    fn reading_is_drivers(&self) -> bool {
+        self.eof || self.read_stalled || !self.early.is_empty() || !self.session.is_receiving()
+    }
+
     pub(crate) fn is_app_reading(&self) -> bool {
         self.app_reading
     }
@@ -377,7 +383,7 @@ impl Inner {
         let Some(waker) = self.driver_waker.clone() else {
             return;
         };
-        if self.eof || self.read_stalled || !self.early.is_empty() || !self.session.is_receiving() {
+        if self.reading_is_drivers() {
             // Whatever reading is left (EOF, draining after a Close) is the driver's.
             self.wake_driver();
             return;

@@ -55,6 +55,57 @@ struct Incoming {
     compressed: bool,
 }
 
+impl Frame {
+    /// Unmasks `bytes`, the next payload bytes of this frame, and moves past
+    /// them; returns the frame's opcode, whether its payload is done, and FIN.
+    /// `None` outside a payload.
+    fn advance(&mut self, bytes: &mut [u8]) -> Option<(OpCode, bool, bool)> {
+        let Frame::Payload {
+            opcode,
+            fin,
+            mask,
+            phase,
+            remaining,
+        } = *self
+        else {
+            return None;
+        };
+        let phase = match mask {
+            Some(key) => apply_mask(bytes, key, phase),
+            None => phase,
+        };
+        let remaining = remaining - bytes.len() as u64;
+        let done = remaining == 0;
+        *self = if done {
+            Frame::Header
+        } else {
+            Frame::Payload {
+                opcode,
+                fin,
+                mask,
+                phase,
+                remaining,
+            }
+        };
+        Some((opcode, done, fin))
+    }
+}
+
+impl Incoming {
+    /// Checks text as it arrives; `ends` when these bytes end the message.
+    fn check_text(&mut self, bytes: &[u8], ends: bool) -> Result<(), Error> {
+        if let Some(v) = self.utf8.as_mut() {
+            if v.feed(bytes).is_err() || (ends && v.finish().is_err()) {
+                return Err(Error::protocol(
+                    CloseCode::INVALID_PAYLOAD,
+                    "a text message is not valid UTF-8",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The compressed message the application is reading.
 struct Inflating {
     utf8: Option<Utf8Validator>,
@@ -324,49 +375,17 @@ impl Session {
             )));
         }
         let r = &mut self.recv;
-        let (
-            Frame::Payload {
-                opcode,
-                fin,
-                mask,
-                phase,
-                remaining,
-            },
-            Some(msg),
-        ) = (r.frame, r.message.as_mut())
-        else {
+        let (Some((_, done, fin)), Some(msg)) = (r.frame.advance(data), r.message.as_mut()) else {
             return Err(self.fail_now(Error::new(
                 ErrorKind::Faulted,
                 "internal: payload read outside a data frame",
             )));
         };
-        let phase = match mask {
-            Some(key) => apply_mask(data, key, phase),
-            None => phase,
-        };
-        let remaining = remaining - n as u64;
-        let done = remaining == 0;
         let eom = done && fin;
         let ty = msg.ty;
-        if let Some(v) = msg.utf8.as_mut() {
-            if v.feed(data).is_err() || (eom && v.finish().is_err()) {
-                return Err(self.fail_now(Error::protocol(
-                    CloseCode::INVALID_PAYLOAD,
-                    "a text message is not valid UTF-8",
-                )));
-            }
+        if let Err(e) = msg.check_text(data, eom) {
+            return Err(self.fail_now(e));
         }
-        r.frame = if done {
-            Frame::Header
-        } else {
-            Frame::Payload {
-                opcode,
-                fin,
-                mask,
-                phase,
-                remaining,
-            }
-        };
         if eom {
             r.message = None;
         }
@@ -426,37 +445,20 @@ impl Session {
                 };
                 Step::Continue
             }
-            Frame::Payload {
-                opcode,
-                fin,
-                mask,
-                phase,
-                remaining,
-            } => {
+            Frame::Payload { remaining, .. } => {
                 let avail = (r.filled - r.parse_pos).min(usize::try_from(remaining).unwrap_or(usize::MAX));
                 if avail == 0 && remaining > 0 {
                     return Step::NeedMore;
                 }
                 let start = r.parse_pos;
                 let end = start + avail;
-                let phase = match mask {
-                    Some(key) => apply_mask(&mut r.buf[start..end], key, phase),
-                    None => phase,
+                let Some((opcode, done, fin)) = r.frame.advance(&mut r.buf[start..end]) else {
+                    return Step::Fail(Error::new(
+                        ErrorKind::Faulted,
+                        "internal: payload outside a frame",
+                    ));
                 };
                 r.parse_pos = end;
-                let remaining = remaining - avail as u64;
-                let done = remaining == 0;
-                r.frame = if done {
-                    Frame::Header
-                } else {
-                    Frame::Payload {
-                        opcode,
-                        fin,
-                        mask,
-                        phase,
-                        remaining,
-                    }
-                };
                 if opcode.is_control() {
                     r.ctrl[r.ctrl_len..r.ctrl_len + avail].copy_from_slice(&r.buf[start..end]);
                     r.ctrl_len += avail;
@@ -471,14 +473,8 @@ impl Session {
                 };
                 let ty = msg.ty;
                 let compressed = msg.compressed;
-                if let Some(v) = msg.utf8.as_mut() {
-                    let ok = v.feed(&r.buf[start..end]).is_ok() && (!(done && fin) || v.finish().is_ok());
-                    if !ok {
-                        return Step::Fail(Error::protocol(
-                            CloseCode::INVALID_PAYLOAD,
-                            "a text message is not valid UTF-8",
-                        ));
-                    }
+                if let Err(e) = msg.check_text(&r.buf[start..end], done && fin) {
+                    return Step::Fail(e);
                 }
                 let eom = done && fin;
                 if eom {
