@@ -7,9 +7,9 @@ use sockweave_core::session::{MessageType, Role, SendFlags, Session, SessionConf
 use sockweave_core::{CloseCode, ErrorKind, Options};
 
 fn pair(p: DeflateParams, opts: &Options) -> (Session, Session) {
-    let mut c = SessionConfig::from_options(Role::Client, opts);
+    let mut c = SessionConfig::for_stream(Role::Client, opts);
     c.deflate = Some(p);
-    let mut s = SessionConfig::from_options(Role::Server, opts);
+    let mut s = SessionConfig::for_stream(Role::Server, opts);
     s.deflate = Some(p);
     (Session::new(c, [1; 32]), Session::new(s, [2; 32]))
 }
@@ -203,7 +203,7 @@ fn decompression_bomb_closes_1009() {
 #[test]
 fn invalid_compressed_data_closes_1007() {
     let mut server = {
-        let mut s = SessionConfig::from_options(Role::Server, &Options::default());
+        let mut s = SessionConfig::for_stream(Role::Server, &Options::default());
         s.deflate = Some(params(15, 15, false));
         Session::new(s, [0; 32])
     };
@@ -249,7 +249,7 @@ fn rsv1_without_deflate_or_on_continuation_is_1002() {
 }
 
 fn client_with_deflate() -> Session {
-    let mut c = SessionConfig::from_options(Role::Client, &Options::default());
+    let mut c = SessionConfig::for_stream(Role::Client, &Options::default());
     c.deflate = Some(params(15, 15, false));
     Session::new(c, [0; 32])
 }

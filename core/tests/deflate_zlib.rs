@@ -56,7 +56,7 @@ fn zlib_compressed_messages_inflate_at_every_window() {
                 "w{bits}_{}.json",
                 if takeover { "take" } else { "fresh" }
             )));
-            let mut cfg = SessionConfig::from_options(Role::Server, &Options::default());
+            let mut cfg = SessionConfig::for_stream(Role::Server, &Options::default());
             cfg.deflate = Some(DeflateParams {
                 server_max_window_bits: 15,
                 client_max_window_bits: bits,

@@ -378,6 +378,10 @@ struct App {
     current: Option<(MessageType, Vec<u8>)>,
     /// A Close or an error was received: nothing more will come.
     done: bool,
+    /// What the session wrote: taken after every feed, as a backend whose
+    /// transport takes every write does (unwritten PONGs would be replaced
+    /// by newer ones, RFC 6455 section 5.5.3).
+    wire: Vec<u8>,
 }
 
 const RECEIVE_CHUNK: usize = 7;
@@ -446,6 +450,9 @@ fn feed(app: &mut App, s: &mut Session, data: &[u8], interleave: bool) -> Result
     while pos < data.len() && !app.done {
         let taken = s.feed(&data[pos..]);
         pos += taken;
+        app.wire.extend_from_slice(s.pending_output());
+        let n = s.pending_output().len();
+        s.consume_output(n);
         if interleave || pos < data.len() {
             app.drain(s)?;
         }
@@ -462,8 +469,9 @@ fn feed(app: &mut App, s: &mut Session, data: &[u8], interleave: bool) -> Result
 }
 
 /// The frames the session wrote: (PONG payloads, code of a Close frame).
-fn parse_output(s: &Session) -> Result<(Vec<String>, Option<u16>), String> {
-    let mut out = s.pending_output();
+fn parse_output(s: &Session, wire: &[u8]) -> Result<(Vec<String>, Option<u16>), String> {
+    let all = [wire, s.pending_output()].concat();
+    let mut out = all.as_slice();
     let mut pongs = Vec::new();
     let mut close = None;
     while !out.is_empty() {
@@ -508,7 +516,7 @@ fn run_session(v: &Value, mode: Feeding) -> Result<Outcome, String> {
         other => panic!("role must be \"server\" or \"client\", not {other:?}"),
     };
     let input = hex_field(v, "inputHex");
-    let mut s = Session::new(SessionConfig::from_options(role, &options(v)), [0; 32]);
+    let mut s = Session::new(SessionConfig::for_stream(role, &options(v)), [0; 32]);
     let mut app = App {
         outcome: Outcome {
             messages: Vec::new(),
@@ -519,6 +527,7 @@ fn run_session(v: &Value, mode: Feeding) -> Result<Outcome, String> {
         },
         current: None,
         done: false,
+        wire: Vec::new(),
     };
     match mode {
         Feeding::Whole => feed(&mut app, &mut s, &input, false)?,
@@ -548,7 +557,7 @@ fn run_session(v: &Value, mode: Feeding) -> Result<Outcome, String> {
     } else {
         eq("state", s.state(), State::Open)?;
     }
-    let (pongs, close) = parse_output(&s)?;
+    let (pongs, close) = parse_output(&s, &app.wire)?;
     app.outcome.pongs = pongs;
     app.outcome.sent_close_code = close;
     Ok(app.outcome)

@@ -5,23 +5,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sockweave_core::handshake::{
-    ClientHandshake, ClientRequest, H2ConnectRequest, HandshakeAccepted, HttpResponse,
-};
-use sockweave_core::options::{
-    DeflateOptions, HeaderList, HttpVersion, Millis, Plan, DEFAULT_KEEP_ALIVE_INTERVAL,
-};
-use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, SessionConfig, State};
+use sockweave_core::handshake::{ClientHandshake, ClientRequest, H2ConnectRequest, HttpResponse};
+use sockweave_core::options::{DeflateOptions, HeaderList, HttpVersion, Millis, Plan};
+use sockweave_core::session::{MessageType, ReceiveResult, SendFlags, SessionConfig, State};
 use sockweave_core::{CloseCode, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::driver::DriverConfig;
 use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
 use crate::invoker::{is_basic_challenge, non_default, Connection, Invoker, InvokerOptions, Target};
 use crate::proxy::Proxy;
 use crate::tls::{CertificateCheck, ClientCertificate, RootCertificates};
-use crate::websocket::{Transport, WebSocket};
+use crate::transport::Transport;
+use crate::websocket::WebSocket;
 
 /// A user name and password for HTTP Basic authentication.
 #[derive(Clone, PartialEq, Eq)]
@@ -350,18 +346,6 @@ impl ClientWebSocket {
         }
     }
 
-    /// The session configuration once the server has accepted.
-    fn session_config(&self, accepted: &HandshakeAccepted) -> (SessionConfig, DriverConfig) {
-        let mut options = self.options.options.clone();
-        if options.keep_alive_interval.is_none() {
-            options.keep_alive_interval = Some(DEFAULT_KEEP_ALIVE_INTERVAL);
-        }
-        let mut config = SessionConfig::from_options(Role::Client, &options);
-        config.sub_protocol = accepted.protocol.clone();
-        config.deflate = accepted.deflate;
-        (config, DriverConfig::from_options(&options))
-    }
-
     /// The RFC 6455 handshake on a fresh HTTP/1.1 connection.
     async fn upgrade(
         &self,
@@ -400,8 +384,8 @@ impl ClientWebSocket {
         if let Some(jar) = &invoker.options().cookies {
             jar.store_from(&accepted.response.headers, &cookie_url);
         }
-        let (config, driver) = self.session_config(&accepted);
-        let ws = WebSocket::start(stream, config, &buf[used..], driver);
+        let config = SessionConfig::for_client(&self.options.options, &accepted);
+        let ws = WebSocket::start(stream, config, &buf[used..]);
         Ok((ws, accepted.response))
     }
 
@@ -423,8 +407,8 @@ impl ClientWebSocket {
         let accepted = connect
             .check_response(status, headers)
             .map_err(|e| Error::from(e.error).with_response(e.response))?;
-        let (config, driver) = self.session_config(&accepted);
-        let ws = WebSocket::start(stream, config, &[], driver.for_http2());
+        let config = SessionConfig::for_client(&self.options.options, &accepted);
+        let ws = WebSocket::start(stream, config, &[]);
         Ok((ws, accepted.response))
     }
 

@@ -22,7 +22,7 @@ use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
 use crate::proxy::Proxy;
 use crate::tls::{CertificateCheck, ClientCertificate, RootCertificates};
-use crate::websocket::Transport;
+use crate::transport::Transport;
 
 /// Largest response head and body an ordinary request reads.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;

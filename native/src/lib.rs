@@ -34,6 +34,7 @@ mod proxy;
 mod server;
 mod stream;
 mod tls;
+mod transport;
 mod websocket;
 
 pub use client::{ClientWebSocket, ClientWebSocketOptions, CookieJar, Credentials};
@@ -52,7 +53,8 @@ pub use tls::{
     server_config as tls_server_config, CertificateCheck, CertificateContext, ClientCertificate,
     RootCertificates,
 };
-pub use websocket::{Transport, WebSocket};
+pub use transport::Transport;
+pub use websocket::WebSocket;
 
 /// 32 bytes from the OS for the engine's masking-key generator.
 pub(crate) fn random_seed() -> [u8; 32] {

@@ -1,13 +1,13 @@
 //! The server side of the HTTP/1.1 opening handshake.
 
 use sockweave_core::handshake::{parse_request, reject_response, RequestError, ServerRequest};
-use sockweave_core::session::{Role, SessionConfig};
+use sockweave_core::session::SessionConfig;
 use sockweave_core::{ErrorKind as CoreKind, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::driver::DriverConfig;
 use crate::error::{Error, ErrorKind};
-use crate::websocket::{Transport, WebSocket};
+use crate::transport::Transport;
+use crate::websocket::WebSocket;
 
 /// How to answer an acceptable upgrade request.
 #[derive(Clone, Debug, Default)]
@@ -116,10 +116,8 @@ where
     tokio::time::timeout(limit, stream.write_all(&response))
         .await
         .map_err(|_| Error::new(ErrorKind::Timeout, "writing the handshake response timed out"))??;
-    let mut config = SessionConfig::from_options(Role::Server, options);
-    config.sub_protocol = answer.sub_protocol;
-    config.deflate = deflate.map(|(p, _)| p);
-    let ws = WebSocket::start(stream, config, &leftover, DriverConfig::from_options(options));
+    let config = SessionConfig::for_server(options, answer.sub_protocol, deflate.map(|(p, _)| p));
+    let ws = WebSocket::start(stream, config, &leftover);
     Ok((ws, req))
 }
 

@@ -2,6 +2,7 @@
 //! and [`split`](crate::WebSocket::split) into halves for two tasks.
 
 use std::pin::Pin;
+use std::sync::atomic::AtomicU8;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -61,6 +62,8 @@ const FIRST_READ: usize = 4096;
 #[derive(Default)]
 pub(crate) struct Assembler {
     buf: Vec<u8>,
+    /// The receive slot while a message is partly taken (see `WebSocket::poll_receive`).
+    hold: AtomicU8,
 }
 
 impl Assembler {
@@ -73,7 +76,7 @@ impl Assembler {
             let len = self.buf.len();
             let want = (len / 2).clamp(FIRST_READ, 1 << 20);
             self.buf.resize(len + want, 0);
-            let r = ws.poll_receive(cx, &mut self.buf[len..]);
+            let r = ws.poll_receive(cx, &mut self.buf[len..], &self.hold);
             let r = match r {
                 Poll::Pending => {
                     self.buf.truncate(len);
@@ -84,7 +87,7 @@ impl Assembler {
             match r {
                 Err(e) => {
                     self.buf.clear();
-                    // A finished close handshake ends the stream; anything else is an error.
+                    // After the Close the stream has ended; anything else is an error.
                     return Poll::Ready(match ws.state() {
                         State::Closed | State::CloseReceived
                             if e.kind() == crate::ErrorKind::InvalidState =>
@@ -100,8 +103,7 @@ impl Assembler {
                         MessageType::Close => {
                             self.buf.clear();
                             // Answer the peer's Close with the same status, as RFC 6455 asks.
-                            let code = r.close_status.filter(|c| c.is_valid_on_wire());
-                            let _ = ws.queue_close(code.or(Some(CloseCode::NORMAL)), "");
+                            let _ = ws.answer_close();
                             return Poll::Ready(None);
                         }
                         _ if !r.end_of_message => continue,
@@ -140,11 +142,17 @@ impl Sink<Message> for WebSocket {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.poll_output_below(cx, self.max_pending_output())
+        self.poll_send_ready(cx, self.max_pending_output(), crate::websocket::current_sender())
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.queue_send(item.as_bytes(), item.message_type(), SendFlags::END_OF_MESSAGE)
+        // A whole message: queued after any message in pieces of another task ends.
+        self.queue_send(
+            crate::websocket::current_sender(),
+            item.as_bytes(),
+            item.message_type(),
+            SendFlags::END_OF_MESSAGE,
+        )
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

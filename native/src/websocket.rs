@@ -1,4 +1,4 @@
-//! [`WebSocket`]: the core engine on a tokio byte stream (the seed's
+//! [`WebSocket`]: the core engine on a tokio byte stream (.NET's
 //! `WebSocket.CreateFromStream`).
 //!
 //! Each WebSocket has a driver task (`driver.rs`) so that PINGs are answered,
@@ -8,34 +8,50 @@
 //! HTTP/2) flow control, and memory stays bounded. Receives and sends use the
 //! transport from the application's own task when that saves a task hop.
 //!
+//! # State
+//!
+//! [`WebSocket::state`] follows what the application has been told, as in
+//! .NET: a Close (or a failure, or the end of the connection) that the
+//! driver read behind messages not yet received shows in the state once
+//! `receive` has returned those messages and then the Close (or the error).
+//! The usual loop `while ws.state() == State::Open { ws.receive(..) }`
+//! therefore sees every message and then the Close.
+//!
 //! # Concurrency and cancellation
 //!
 //! All operations take `&self`: one task may `receive` while another `send`s.
-//! - A `receive` future that is dropped before it completes has taken nothing:
-//!   the data it would have returned goes to the next `receive`.
+//! - One `receive` at a time: a second one while another is pending fails
+//!   with `InvalidState` (as .NET). A `receive` future that is dropped before
+//!   it completes has taken nothing: the data it would have returned goes to
+//!   the next `receive`.
+//! - Several tasks may `send` whole messages at once: each is queued whole,
+//!   never mixed with another. A message sent in pieces (`END_OF_MESSAGE`
+//!   clear) belongs to the task that began it: another task's `send` waits
+//!   until that message's last piece is sent.
 //! - A `send` future first waits for room in the output buffer (at most
 //!   `max_pending_output` bytes queued), then queues the whole message at once,
 //!   then waits until the queue is back under the limit. Dropped while waiting
 //!   for room, nothing was queued; dropped after, the message is sent in full.
 //!   Either way the connection stays usable.
-//! - `close` waits for the peer's Close; dropping it leaves the Close sent
-//!   (state `CloseSent`) and the connection closing normally.
+//! - `close` waits for the peer's Close without taking anything from the
+//!   receive queue: a pending (or later) `receive` gets every message and then
+//!   the Close. Dropping it leaves our Close sent and the connection closing
+//!   normally.
+//! - After `abort`, every call fails.
 
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, Session, SessionConfig, State};
+use sockweave_core::session::{
+    MessageType, ReceiveResult, Role, SendFlags, SenderId, Session, SessionConfig, State,
+};
 use sockweave_core::{CloseCode, Options};
-use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::driver::{add_waker, AppRead, DriverConfig, Shared};
+use crate::driver::{add_waker, AppRead, Shared};
 use crate::error::Error;
-
-/// A byte stream a WebSocket can run on: TCP, TLS, an HTTP/2 stream, a duplex pipe.
-pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+use crate::transport::Transport;
 
 /// A WebSocket connection over any [`Transport`], in either role.
 ///
@@ -68,12 +84,10 @@ impl Drop for WebSocket {
             return;
         }
         let mut inner = self.shared.lock();
-        // After the close handshake (or a failure) the driver still owes the
-        // peer our queued Close: let it write that, then end.
-        if !matches!(inner.session.state(), State::Closed | State::Aborted) {
-            inner.session.abort();
-        }
-        inner.wake_driver();
+        // The session decides: abort an open connection, answer a Close
+        // received and not answered, let a close in progress finish.
+        inner.session.release();
+        inner.session_changed();
     }
 }
 
@@ -86,8 +100,11 @@ impl std::fmt::Debug for WebSocket {
 impl WebSocket {
     /// Runs a WebSocket over `stream`, whose handshake is already done
     /// (.NET's `WebSocket.CreateFromStream`). `options.is_server` picks the
-    /// role, `options.sub_protocol` is reported by [`sub_protocol`](Self::sub_protocol).
-    /// Keep-alive is off unless the options set it.
+    /// role, `options.sub_protocol` is reported by [`sub_protocol`](Self::sub_protocol),
+    /// and `options.dangerous_deflate_options` are the permessage-deflate
+    /// parameters the handshake agreed on (.NET's
+    /// `WebSocketCreationOptions.DangerousDeflateOptions`). Keep-alive is off
+    /// unless the options set it.
     ///
     /// Must be called inside a tokio runtime: the connection's driver is spawned on it.
     pub fn from_stream<S: Transport>(stream: S, options: &Options) -> Result<WebSocket, Error> {
@@ -97,25 +114,15 @@ impl WebSocket {
         } else {
             Role::Client
         };
-        Ok(Self::start(
-            stream,
-            SessionConfig::from_options(role, options),
-            &[],
-            DriverConfig::from_options(options),
-        ))
+        Ok(Self::start(stream, SessionConfig::for_stream(role, options), &[]))
     }
 
     /// Starts the driver. `leftover` is what was read past the handshake.
-    pub(crate) fn start<S: Transport>(
-        stream: S,
-        config: SessionConfig,
-        leftover: &[u8],
-        driver: DriverConfig,
-    ) -> WebSocket {
+    pub(crate) fn start<S: Transport>(stream: S, config: SessionConfig, leftover: &[u8]) -> WebSocket {
         let mut session = Session::new(config, crate::random_seed());
         // Frames that arrived with the handshake; what does not fit waits in the driver.
         let taken = session.feed(leftover);
-        let shared = crate::driver::spawn(stream, session, leftover[taken..].to_vec(), driver);
+        let shared = crate::driver::spawn(stream, session, leftover[taken..].to_vec());
         WebSocket {
             shared,
             assembler: Default::default(),
@@ -156,73 +163,103 @@ impl WebSocket {
     /// the message ended. A message larger than `buf` arrives over several calls.
     /// A `Close` result carries the peer's status; answer it with
     /// [`close_output`](Self::close_output) (or [`close`](Self::close)).
+    /// One receive at a time: a second one while another is pending fails
+    /// with `InvalidState`.
     pub async fn receive(&self, buf: &mut [u8]) -> Result<ReceiveResult, Error> {
-        /// Hands reading back to the driver if this receive is dropped while
-        /// registered with the transport.
+        /// What this receive holds: the one-receive slot, and reading while
+        /// it is registered with the transport. Both go back if it is dropped.
         // An atomic only so the future stays `Send`; one task uses it.
-        struct Reading<'a>(&'a Shared, AtomicBool);
-        impl Drop for Reading<'_> {
+        struct Hold<'a>(&'a Shared, AtomicU8);
+        impl Drop for Hold<'_> {
             fn drop(&mut self) {
-                if self.1.load(Ordering::Relaxed) {
-                    self.0.lock().end_app_read();
+                let held = self.1.load(Ordering::Relaxed);
+                if held != 0 {
+                    let mut inner = self.0.lock();
+                    if held & READING != 0 {
+                        inner.end_app_read();
+                    }
+                    if held & SLOT != 0 {
+                        inner.session.end_receive();
+                    }
                 }
             }
         }
-        let reading = Reading(self.shared(), AtomicBool::new(false));
-        poll_fn(|cx| self.poll_receive_with(cx, buf, Some(&reading.1))).await
+        let hold = Hold(self.shared(), AtomicU8::new(0));
+        poll_fn(|cx| self.poll_receive_with(cx, buf, &hold.1, true)).await
     }
 
-    /// `receive` for the `Stream` face, which cannot hand reading back when
-    /// its caller stops polling, so it leaves reading to the driver.
+    /// `receive` for the `Stream` face: it holds the receive slot in `hold`
+    /// while a message is only partly taken (so no `receive` can take the
+    /// rest of it), and leaves reading to the driver, because it cannot hand
+    /// reading back when its caller stops polling.
     pub(crate) fn poll_receive(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
+        hold: &AtomicU8,
     ) -> Poll<Result<ReceiveResult, Error>> {
-        self.poll_receive_with(cx, buf, None)
+        self.poll_receive_with(cx, buf, hold, false)
     }
 
-    /// With `reading`, a receive that finds nothing buffered reads the
-    /// transport itself (and records in `reading` that it is registered).
+    /// `hold` records what this receive holds (`SLOT`, `READING`); with
+    /// `app_reads`, a receive that finds nothing buffered reads the transport
+    /// itself, and the slot goes back with every result (else only at the
+    /// end of a message).
     fn poll_receive_with(
         &self,
         cx: &mut Context<'_>,
         buf: &mut [u8],
-        reading: Option<&AtomicBool>,
+        hold: &AtomicU8,
+        app_reads: bool,
     ) -> Poll<Result<ReceiveResult, Error>> {
         let shared = self.shared();
         let mut inner = shared.lock();
+        if hold.load(Ordering::Relaxed) & SLOT == 0 {
+            if let Err(e) = inner.session.begin_receive() {
+                return Poll::Ready(Err(e.into()));
+            }
+            hold.store(SLOT, Ordering::Relaxed);
+        }
+        let done = |inner: &mut crate::driver::Inner, ends_message: bool| {
+            inner.after_receive();
+            if app_reads || ends_message {
+                inner.session.end_receive();
+                hold.store(0, Ordering::Relaxed);
+            } else {
+                hold.store(SLOT, Ordering::Relaxed);
+            }
+        };
         loop {
             return match inner.session.receive(buf) {
                 Ok(Some(r)) => {
-                    inner.after_receive();
-                    if let Some(reading) = reading {
-                        reading.store(false, Ordering::Relaxed);
-                    }
+                    done(&mut inner, r.end_of_message);
                     Poll::Ready(Ok(r))
                 }
-                Ok(None) if inner.finished => Poll::Ready(Err(Error::closed_prematurely())),
+                Ok(None) if inner.finished => {
+                    done(&mut inner, true);
+                    Poll::Ready(Err(Error::closed_prematurely()))
+                }
                 Ok(None) => {
                     inner.needs_input();
-                    if let Some(reading) = reading {
+                    if app_reads {
                         match inner.read_for_receive(shared, cx, buf) {
                             AppRead::Again => continue,
                             AppRead::Received(r) => {
-                                reading.store(false, Ordering::Relaxed);
-                                inner.after_receive();
+                                let ends = r.as_ref().map_or(true, |r| r.end_of_message);
+                                done(&mut inner, ends);
                                 return Poll::Ready(r.map_err(Error::from));
                             }
-                            AppRead::Wait => reading.store(inner.is_app_reading(), Ordering::Relaxed),
+                            AppRead::Wait => {
+                                let reading = if inner.is_app_reading() { READING } else { 0 };
+                                hold.store(SLOT | reading, Ordering::Relaxed);
+                            }
                         }
                     }
                     add_waker(&mut inner.recv_wakers, cx.waker());
                     Poll::Pending
                 }
                 Err(e) => {
-                    inner.after_receive();
-                    if let Some(reading) = reading {
-                        reading.store(false, Ordering::Relaxed);
-                    }
+                    done(&mut inner, true);
                     Poll::Ready(Err(e.into()))
                 }
             };
@@ -230,47 +267,69 @@ impl WebSocket {
     }
 
     /// Sends `data` as a message, or as a piece of one when
-    /// `flags.end_of_message` is clear (.NET's `SendAsync`).
+    /// `flags.end_of_message` is clear (.NET's `SendAsync`). Several tasks
+    /// may send whole messages at once; a message sent in pieces belongs to
+    /// the task that began it, and other tasks' sends wait until it ends.
     pub async fn send(&self, data: &[u8], message_type: MessageType, flags: SendFlags) -> Result<(), Error> {
         let limit = self.max_pending_output();
-        poll_fn(|cx| self.poll_output_below(cx, limit)).await?;
-        self.queue_send(data, message_type, flags)?;
+        let sender = current_sender();
+        poll_fn(|cx| self.poll_send_ready(cx, limit, sender)).await?;
+        self.queue_send(sender, data, message_type, flags)?;
         poll_fn(|cx| self.poll_output_below(cx, limit)).await
     }
 
     pub(crate) fn max_pending_output(&self) -> usize {
-        self.shared().config.max_pending_output
+        self.shared().max_pending_output
     }
 
     /// Queues a message at once, whatever the output backlog (written at
-    /// once from this task when that is best, see `driver.rs`).
+    /// once from this task when that is best, see `driver`).
     pub(crate) fn queue_send(
         &self,
+        sender: SenderId,
         data: &[u8],
         message_type: MessageType,
         flags: SendFlags,
     ) -> Result<(), Error> {
         let max = self.max_pending_output();
         let mut inner = self.shared().lock();
-        inner.send(max, data.len(), |session, direct_min, write| {
-            session.send_with(data, message_type, flags, direct_min, |head, payload| {
+        let in_pieces = inner.session.sending_in_pieces();
+        let r = inner.send(max, data.len(), |session, direct_min, write| {
+            session.send_with(sender, data, message_type, flags, direct_min, |head, payload| {
                 write(head, payload)
             })
-        })?;
-        Ok(())
+        });
+        if in_pieces && !inner.session.sending_in_pieces() {
+            // The message in pieces ended: other senders may go.
+            for w in inner.send_wakers.drain(..) {
+                w.wake();
+            }
+        }
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Answers the peer's Close with its own status (the `Stream` face does
+    /// this for its user).
+    pub(crate) fn answer_close(&self) -> Result<(), Error> {
+        let mut inner = self.shared().lock();
+        let r = inner.session.answer_close();
+        inner.session_changed();
+        r.map_err(Error::from)
     }
 
     /// Queues our Close at once.
     pub(crate) fn queue_close(&self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
         let max = self.max_pending_output();
         let mut inner = self.shared().lock();
-        inner.send(max, 0, |session, _, write| {
+        let r = inner.send(max, 0, |session, _, write| {
             queue_then_write(session, write, |s| s.close(code, reason))
-        })?;
-        inner.note_close_sent();
-        // The driver arms the close timeout and ends the transport.
-        inner.wake_driver();
-        Ok(())
+        });
+        // The driver rearms its timer (the close timeout) and ends the transport.
+        inner.session_changed();
+        r.map_err(Error::from)
     }
 
     /// Sends a PING with `payload` (at most 125 bytes).
@@ -283,11 +342,33 @@ impl WebSocket {
         Ok(())
     }
 
-    /// Ready once at most `limit` bytes wait to be written (and, for 0, are flushed).
+    /// Ready when `sender` may queue a message: no other sender's message in
+    /// pieces is in progress and at most `limit` bytes wait to be written.
+    pub(crate) fn poll_send_ready(
+        &self,
+        cx: &mut Context<'_>,
+        limit: usize,
+        sender: SenderId,
+    ) -> Poll<Result<(), Error>> {
+        let mut inner = self.shared().lock();
+        if let Some(e) = inner.session.failed() {
+            return Poll::Ready(Err(e.into()));
+        }
+        if inner.session.may_send(sender) && inner.session.pending_output().len() <= limit {
+            return Poll::Ready(Ok(()));
+        }
+        if inner.finished {
+            return Poll::Ready(Err(Error::closed_prematurely()));
+        }
+        add_waker(&mut inner.send_wakers, cx.waker());
+        Poll::Pending
+    }
+
+    /// Ready once at most `limit` bytes wait to be written.
     pub(crate) fn poll_output_below(&self, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
         let mut inner = self.shared().lock();
-        if let Some(e) = inner.session.failure() {
-            return Poll::Ready(Err(e.clone().into()));
+        if let Some(e) = inner.session.failed() {
+            return Poll::Ready(Err(e.into()));
         }
         if inner.session.pending_output().len() <= limit {
             return Poll::Ready(Ok(()));
@@ -306,32 +387,34 @@ impl WebSocket {
         poll_fn(|cx| self.poll_output_below(cx, 0)).await
     }
 
-    /// Sends our Close and waits for the peer's (.NET's `CloseAsync`). Data
-    /// messages that arrive first are discarded; if you still want them, call
-    /// [`close_output`](Self::close_output) and keep receiving until `Close`.
+    /// Sends our Close and waits for the peer's (.NET's `CloseAsync`); the
+    /// state is then `Closed`. Nothing is taken from the receive queue: a
+    /// pending (or later) [`receive`](Self::receive) still gets the messages
+    /// that arrived before the peer's Close, and then the Close. If the peer
+    /// does not answer within `close_timeout`, the connection is aborted and
+    /// this fails.
     pub async fn close(&self, code: Option<CloseCode>, reason: &str) -> Result<(), Error> {
         self.close_output(code, reason).await?;
-        let mut scratch = [0u8; 4096];
-        loop {
-            if matches!(self.state(), State::Closed) {
-                return Ok(());
+        poll_fn(|cx| {
+            let mut inner = self.shared().lock();
+            match inner.session.poll_close() {
+                Some(r) => Poll::Ready(r.map_err(Error::from)),
+                None if inner.finished => Poll::Ready(Err(Error::closed_prematurely())),
+                None => {
+                    add_waker(&mut inner.recv_wakers, cx.waker());
+                    Poll::Pending
+                }
             }
-            match self.receive(&mut scratch).await {
-                Ok(r) if r.message_type == MessageType::Close => return Ok(()),
-                Ok(_) => {}
-                // The Close was delivered to a concurrent receive.
-                Err(_) if self.state() == State::Closed => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
+        })
+        .await
     }
 
-    /// Aborts at once: the transport is dropped and pending operations fail
-    /// (.NET's `Abort`).
+    /// Aborts at once: the transport is dropped, pending operations fail,
+    /// and so does every later call (.NET's `Abort`).
     pub fn abort(&self) {
         let mut inner = self.shared().lock();
         inner.session.abort();
-        inner.wake_driver();
+        inner.session_changed();
         inner.wake_app();
     }
 
@@ -362,6 +445,40 @@ impl WebSocket {
             }
         })
         .await
+    }
+}
+
+/// What a receive holds (see `Hold` in [`WebSocket::receive`]).
+pub(crate) const SLOT: u8 = 1;
+const READING: u8 = 2;
+
+/// Who is sending: the task (a message in pieces belongs to the task that
+/// began it). Outside any task (`block_on`), one sender.
+pub(crate) fn current_sender() -> SenderId {
+    /// Keeps the task id's bits (tokio hashes an `Id` as one `u64`).
+    #[derive(Default)]
+    struct IdBits(u64);
+    impl std::hash::Hasher for IdBits {
+        fn finish(&self) -> u64 {
+            self.0
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+            }
+        }
+        fn write_u64(&mut self, v: u64) {
+            self.0 ^= v;
+        }
+    }
+    match tokio::task::try_id() {
+        Some(id) => {
+            let mut h = IdBits::default();
+            std::hash::Hash::hash(&id, &mut h);
+            // Never 0, which is `SenderId::ANY`.
+            SenderId(h.0.max(1))
+        }
+        None => SenderId::ANY,
     }
 }
 

@@ -44,7 +44,7 @@ async fn peer(listener: TcpListener, behaviour: Peer) {
     raw_accept(&mut tcp).await;
     let mut buf = vec![0u8; 4096];
     let mut session = Session::new(
-        SessionConfig::from_options(Role::Server, &Options::default()),
+        SessionConfig::for_stream(Role::Server, &Options::default()),
         [3; 32],
     );
     if let Peer::Floods { count, size } = behaviour {

@@ -1,9 +1,15 @@
 """Python `websockets` peers for the permessage-deflate interop test.
 
   deflate_peers.py server PORT PARAMS   echo server; on path /ext it first sends the
-                                        Sec-WebSocket-Extensions it answered with
-  deflate_peers.py client URL PARAMS    sends test messages, checks the echoes, prints
-                                        the negotiated extension header
+                                        Sec-WebSocket-Extensions it answered with; prints
+                                        what it negotiated, a line per connection
+  deflate_peers.py client URL PARAMS    sends test messages, checks the echoes; prints the
+                                        Sec-WebSocket-Extensions it got, then what it
+                                        negotiated
+
+"What it negotiated" is the parameters websockets runs with, as the line
+`negotiated server_max_window_bits=S client_max_window_bits=C
+server_no_context_takeover=B client_no_context_takeover=B` (one line).
 
 PARAMS: comma-separated RFC 7692 settings for websockets' factories, e.g.
 "server_max_window_bits=10,client_max_window_bits=9,server_no_context_takeover".
@@ -16,6 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.extensions.permessage_deflate import (
     ClientPerMessageDeflateFactory,
+    PerMessageDeflate,
     ServerPerMessageDeflateFactory,
 )
 
@@ -26,6 +33,22 @@ def parse(params):
         k, _, v = p.partition("=")
         kw[k] = int(v) if v else True
     return kw
+
+
+def negotiated(ws, is_server):
+    """The parameters of websockets' PerMessageDeflate on this connection."""
+    pmd = [e for e in ws.protocol.extensions if isinstance(e, PerMessageDeflate)]
+    if not pmd:
+        return "negotiated none"
+    e = pmd[0]
+    # websockets names them from its own side: local is the server on a server.
+    server, client = ("local", "remote") if is_server else ("remote", "local")
+    return (
+        f"negotiated server_max_window_bits={getattr(e, server + '_max_window_bits')}"
+        f" client_max_window_bits={getattr(e, client + '_max_window_bits')}"
+        f" server_no_context_takeover={str(getattr(e, server + '_no_context_takeover')).lower()}"
+        f" client_no_context_takeover={str(getattr(e, client + '_no_context_takeover')).lower()}"
+    )
 
 
 def messages():
@@ -46,6 +69,7 @@ async def run_server(port, params):
     factory = ServerPerMessageDeflateFactory(**kw)
 
     async def echo(ws):
+        print(negotiated(ws, True), flush=True)
         if ws.request.path == "/ext":
             await ws.send(ws.response.headers.get("Sec-WebSocket-Extensions", "none"))
         async for m in ws:
@@ -62,6 +86,7 @@ async def run_client(url, params):
     async with connect(url, extensions=[factory], compression=None, max_size=None) as ws:
         ext = ws.response.headers.get("Sec-WebSocket-Extensions", "none")
         print(ext, flush=True)
+        print(negotiated(ws, False), flush=True)
         if "permessage-deflate" not in ext:
             sys.exit("permessage-deflate was not negotiated")
         n = 0

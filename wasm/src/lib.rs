@@ -37,8 +37,8 @@ use sockweave_core::handshake::{
     self as hs, H2ConnectRequest, HandshakeAccepted, HandshakeLimits, HttpResponse, RequestError,
     ServerRequest,
 };
-use sockweave_core::options::{HttpVersion, HttpVersionPolicy, Millis, Plan, DEFAULT_KEEP_ALIVE_INTERVAL};
-use sockweave_core::session::{self, MessageType, Role, SendFlags, SessionConfig, State};
+use sockweave_core::options::{HttpVersion, HttpVersionPolicy, Millis, Plan};
+use sockweave_core::session::{self, MessageType, Role, SendFlags, SessionConfig, State, TransportAction};
 use sockweave_core::{CloseCode, Error, ErrorKind, Options};
 
 pub use options::parse_options;
@@ -65,20 +65,6 @@ fn engine_error(e: &Error) -> JsValue {
         set(&v, "closeCode", JsValue::from(c.0));
     }
     v
-}
-
-fn kind_from_code(code: &str) -> ErrorKind {
-    match code {
-        "InvalidMessageType" => ErrorKind::InvalidMessageType,
-        "NotAWebSocket" => ErrorKind::NotAWebSocket,
-        "UnsupportedVersion" => ErrorKind::UnsupportedVersion,
-        "UnsupportedProtocol" => ErrorKind::UnsupportedProtocol,
-        "HeaderError" => ErrorKind::HeaderError,
-        "ConnectionClosedPrematurely" => ErrorKind::ConnectionClosedPrematurely,
-        "InvalidState" => ErrorKind::InvalidState,
-        "InvalidArgument" => ErrorKind::InvalidArgument,
-        _ => ErrorKind::Faulted,
-    }
 }
 
 fn seed_from(bytes: &[u8]) -> Result<[u8; 32], JsValue> {
@@ -262,13 +248,15 @@ impl Session {
 impl Session {
     /// A session over a stream whose handshake was done elsewhere (.NET's
     /// `CreateFromStream`): `options.isServer` picks the role,
-    /// `options.subProtocol` is reported as negotiated, keep-alive is off
-    /// unless set. `seed`: 32 random bytes (the client's masking keys).
+    /// `options.subProtocol` is reported as negotiated,
+    /// `options.dangerousDeflateOptions` are the agreed permessage-deflate
+    /// parameters, keep-alive is off unless set. `seed`: 32 random bytes
+    /// (the client's masking keys).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue, seed: &[u8]) -> Result<Session, JsValue> {
         let o = parse_options(&options)?;
         let role = if o.is_server { Role::Server } else { Role::Client };
-        Session::from_config(SessionConfig::from_options(role, &o), seed)
+        Session::from_config(SessionConfig::for_stream(role, &o), seed)
     }
 
     /// Feeds bytes read from the transport. Returns how many were taken:
@@ -401,23 +389,89 @@ impl Session {
         self.inner.handle_timeout(now as u64);
     }
 
-    /// Aborts (.NET's `Abort`): nothing more is sent or processed.
+    /// Aborts (.NET's `Abort`): nothing more is sent, received or
+    /// delivered, and every later call fails.
     pub fn abort(&mut self) {
         self.inner.abort();
     }
 
-    /// Fails the connection with an error found outside the engine (transport
-    /// error, timeout). `code` is an error kind name (`Faulted` if unknown).
-    /// Data already received is still delivered first.
-    #[wasm_bindgen(js_name = abortWith)]
-    pub fn abort_with(&mut self, code: &str, message: String) {
-        self.inner.abort_with(Error::new(kind_from_code(code), message));
+    /// The transport failed: `reset` when the peer reset or closed it,
+    /// `detail` what the host saw. The session decides what it means.
+    #[wasm_bindgen(js_name = transportFailed)]
+    pub fn transport_failed(&mut self, reset: bool, detail: &str) {
+        self.inner.transport_failed(reset, detail);
     }
 
-    /// The error that failed the connection, if any (a `WebSocketError`).
+    /// What to do with the transport now: `"continue"`, `"shutdownWrite"`
+    /// (end the write side once), `"close"` (end it, then release the
+    /// transport) or `"drop"` (release it at once).
+    #[wasm_bindgen(getter, js_name = transportAction)]
+    pub fn transport_action(&self) -> String {
+        match self.inner.transport_action() {
+            TransportAction::Continue => "continue",
+            TransportAction::ShutdownWrite => "shutdownWrite",
+            TransportAction::Close => "close",
+            TransportAction::Drop => "drop",
+        }
+        .into()
+    }
+
+    /// The error that failed the connection, if it failed (a
+    /// `WebSocketError`), whether or not it was reported yet.
     #[wasm_bindgen(getter)]
     pub fn failure(&self) -> JsValue {
         self.inner.failure().map_or(JsValue::UNDEFINED, engine_error)
+    }
+
+    /// Reports the connection's failure to the application: returns it (the
+    /// state becomes `Aborted`), or `undefined` if it has not failed.
+    pub fn failed(&mut self) -> JsValue {
+        self.inner
+            .failed()
+            .map_or(JsValue::UNDEFINED, |e| engine_error(&e))
+    }
+
+    /// Starts a receive; throws `InvalidState` while another is pending.
+    #[wasm_bindgen(js_name = beginReceive)]
+    pub fn begin_receive(&mut self) -> Result<(), JsValue> {
+        self.inner.begin_receive().map_err(|e| engine_error(&e))
+    }
+
+    /// The receive begun with `beginReceive` completed or was given up.
+    #[wasm_bindgen(js_name = endReceive)]
+    pub fn end_receive(&mut self) {
+        self.inner.end_receive();
+    }
+
+    /// Where `close()` waits after sending our Close: `true` once the peer's
+    /// Close was read (the state becomes `Closed`), `undefined` while
+    /// waiting; throws if the connection failed.
+    #[wasm_bindgen(js_name = pollClose)]
+    pub fn poll_close(&mut self) -> Result<Option<bool>, JsValue> {
+        match self.inner.poll_close() {
+            None => Ok(None),
+            Some(Ok(())) => Ok(Some(true)),
+            Some(Err(e)) => Err(engine_error(&e)),
+        }
+    }
+
+    /// Answers the peer's Close with its own status (1000 if it had none).
+    #[wasm_bindgen(js_name = answerClose)]
+    pub fn answer_close(&mut self) -> Result<(), JsValue> {
+        self.inner.answer_close().map_err(|e| engine_error(&e))
+    }
+
+    /// True while a message sent in pieces has not had its last piece.
+    #[wasm_bindgen(getter, js_name = sendingInPieces)]
+    pub fn sending_in_pieces(&self) -> bool {
+        self.inner.sending_in_pieces()
+    }
+
+    /// Frees the buffers and compression state once the connection is over
+    /// and its last result was delivered; the final state stays readable.
+    pub fn retire(&mut self) {
+        self.inner.retire();
+        self.scratch = Vec::new();
     }
 
     /// .NET's `WebSocketState` name: `Open`, `CloseSent`, `CloseReceived`,
@@ -455,12 +509,6 @@ impl Session {
     #[wasm_bindgen(getter, js_name = isReceiving)]
     pub fn is_receiving(&self) -> bool {
         self.inner.is_receiving()
-    }
-
-    /// True once the transport should be shut down (closed or failed, output written).
-    #[wasm_bindgen(getter, js_name = isFinished)]
-    pub fn is_finished(&self) -> bool {
-        self.inner.is_finished()
     }
 }
 
@@ -686,14 +734,7 @@ impl H2ClientHandshake {
 }
 
 fn client_session(options: &Options, a: &HandshakeAccepted, seed: &[u8]) -> Result<Session, JsValue> {
-    let mut o = options.clone();
-    if o.keep_alive_interval.is_none() {
-        o.keep_alive_interval = Some(DEFAULT_KEEP_ALIVE_INTERVAL);
-    }
-    let mut config = SessionConfig::from_options(Role::Client, &o);
-    config.sub_protocol = a.protocol.clone();
-    config.deflate = a.deflate;
-    Session::from_config(config, seed)
+    Session::from_config(SessionConfig::for_client(options, a), seed)
 }
 
 /// A valid upgrade request, and the server's answer to it.
@@ -732,10 +773,11 @@ impl ServerHandshake {
     }
 
     fn agree(&mut self, protocol: Option<String>, deflate: Deflate) {
-        let mut config = SessionConfig::from_options(Role::Server, &self.options);
-        config.sub_protocol = protocol;
-        config.deflate = deflate.map(|(p, _)| p);
-        self.config = Some(config);
+        self.config = Some(SessionConfig::for_server(
+            &self.options,
+            protocol,
+            deflate.map(|(p, _)| p),
+        ));
     }
 }
 

@@ -203,7 +203,8 @@ pub(crate) fn check_selection(
         None => None,
         Some(p) => {
             let p = p.trim();
-            if !offered_protocols.iter().any(|o| o == p) {
+            // Matched without regard to case, as .NET does; reported as we offered it.
+            let Some(offered) = offered_protocols.iter().find(|o| o.eq_ignore_ascii_case(p)) else {
                 return Err(Error::new(
                     ErrorKind::UnsupportedProtocol,
                     alloc::format!(
@@ -211,8 +212,8 @@ pub(crate) fn check_selection(
                          (offered: {offered_protocols:?})"
                     ),
                 ));
-            }
-            Some(String::from(p))
+            };
+            Some(offered.clone())
         }
     };
     let extensions = match joined(headers, "sec-websocket-extensions") {

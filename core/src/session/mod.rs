@@ -1,7 +1,9 @@
-//! The WebSocket session: one open connection, either role, after the handshake.
+//! The WebSocket session: one connection, either role, after the handshake.
 //!
 //! The session is a state machine that never performs I/O and never reads a
-//! clock. The backend moves bytes:
+//! clock; it owns every protocol decision and every protocol deadline. A
+//! backend (`sockweave` on tokio, `sockweave-wasm` in JavaScript) moves bytes,
+//! arms one timer and does what the session says:
 //!
 //! - **in**: write transport bytes into [`Session::read_buf`] and call
 //!   [`Session::commit_read`] (or hand a slice to [`Session::feed`]). Frames are
@@ -9,33 +11,45 @@
 //!   application is receiving: PINGs are answered and protocol errors are found
 //!   at once. Message data stays in the receive buffer until the application
 //!   takes it with [`Session::receive`], so memory is bounded by
-//!   `receive_buffer_size`; when the buffer is full, `read_buf` is empty and the
-//!   backend stops reading (backpressure to the peer).
+//!   `receive_buffer_size`; when the buffer is full, or when more than
+//!   `max_pending_output` bytes of PONG answers wait to be written (a peer
+//!   that sends PINGs and does not read), `read_buf` is empty and the backend
+//!   stops reading (backpressure to the peer). The end of the
+//!   transport's input is [`Session::feed_eof`]; a failed transport is
+//!   [`Session::transport_failed`].
 //! - **out**: [`Session::send`], [`Session::close`], PONG replies and error
 //!   closes append frames to an output buffer; the backend writes
 //!   [`Session::pending_output`] to the transport and calls
 //!   [`Session::consume_output`].
+//! - **time**: [`Session::poll_timeout`] is when to call
+//!   [`Session::handle_timeout`] next (keep-alive, the close timeout, the
+//!   wait for the peer to end the transport).
+//! - **the transport's end**: [`Session::transport_action`] says when to shut
+//!   down the write side and when to release the transport.
 //!
-//! States follow .NET's `WebSocketState`. The close handshake follows .NET too:
-//! a received Close moves the session to `CloseReceived` and is delivered to the
-//! application, which answers with [`Session::close`] (a `Stream`-style
-//! backend may do that for it).
+//! States follow .NET's `WebSocketState`, as the application sees them:
+//! [`Session::state`] changes with what [`Session::receive`], [`Session::send`]
+//! and [`Session::close`] have returned, not when the backend reads. A Close
+//! (or a failure) read behind unreceived messages becomes visible once those
+//! messages were received. The close handshake follows .NET too: the peer's
+//! Close is delivered to the application, which answers with
+//! [`Session::close`] (or [`Session::answer_close`]).
 
+mod config;
+mod lifecycle;
 mod recv;
 mod send;
 
-use alloc::string::String;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
-use crate::close::{CloseCode, CloseFrame};
-use crate::deflate::{Compressor, Decompressor, DeflateParams};
-use crate::error::Error;
-use crate::error::ErrorKind;
-use crate::frame::OpCode;
-use crate::keepalive::{Action, KeepAlive, Strategy, PONG_TIMEOUT_MESSAGE};
-use crate::options::{Millis, Options};
+use crate::close::CloseCode;
+use crate::deflate::{Compressor, Decompressor};
+use crate::error::{Error, ErrorKind};
+use crate::keepalive::KeepAlive;
 
+pub use config::SessionConfig;
+pub use lifecycle::{TransportAction, LINGER_MS};
 pub use recv::ReceiveResult;
 
 /// Which end of the connection this session is.
@@ -47,7 +61,7 @@ pub enum Role {
     Server,
 }
 
-/// .NET's `WebSocketState`.
+/// .NET's `WebSocketState`, as the application has seen it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
     /// Created, not connected (backends only).
@@ -58,7 +72,7 @@ pub enum State {
     Open,
     /// We sent a Close and wait for the peer's.
     CloseSent,
-    /// The peer sent a Close; we may still send, then answer with ours.
+    /// The peer's Close was received; we may still send, then answer with ours.
     CloseReceived,
     /// Both Close frames were exchanged.
     Closed,
@@ -97,55 +111,26 @@ impl SendFlags {
     };
 }
 
-/// The limits and identity a session runs with, derived from [`Options`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionConfig {
-    pub role: Role,
-    pub receive_buffer_size: usize,
-    pub max_message_size: u64,
-    pub max_frame_size: u64,
-    /// The negotiated subprotocol, reported by [`Session::sub_protocol`].
-    pub sub_protocol: Option<String>,
-    /// The negotiated permessage-deflate parameters, if any.
-    pub deflate: Option<DeflateParams>,
-    /// The keep-alive strategy.
-    pub keep_alive: Strategy,
+/// Who is sending: a message sent in pieces belongs to the sender that began
+/// it, and no other sender's data may join it (see [`Session::send_with`]).
+/// Backends name their senders (native: the task); one sender for everything
+/// is [`SenderId::ANY`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SenderId(pub u64);
+
+impl SenderId {
+    /// The sender of callers that do not tell senders apart.
+    pub const ANY: SenderId = SenderId(0);
 }
 
-impl SessionConfig {
-    pub fn new(role: Role) -> Self {
-        Self::from_options(role, &Options::default())
-    }
-
-    pub fn from_options(role: Role, o: &Options) -> Self {
-        SessionConfig {
-            role,
-            receive_buffer_size: o.receive_buffer_size.max(256),
-            max_message_size: o.max_message_size,
-            max_frame_size: o.max_frame_size,
-            sub_protocol: o.sub_protocol.clone(),
-            deflate: None,
-            // Unset interval: off, as for .NET's stream-created sockets; a client
-            // backend fills in its 30 s default before building the config.
-            keep_alive: Strategy::select(
-                o.keep_alive_interval.unwrap_or(Millis::ZERO),
-                o.keep_alive_timeout.unwrap_or(Millis::Infinite),
-            ),
-        }
-    }
-}
-
-/// One open WebSocket connection (see the module docs for how to drive it).
+/// One WebSocket connection (see the module docs for how to drive it).
 pub struct Session {
     config: SessionConfig,
-    state: State,
     recv: recv::Receiver,
     send: send::Sender,
+    life: lifecycle::Lifecycle,
     /// Masking keys must be unpredictable to the application (RFC 6455 section 10.3).
     rng: ChaCha8Rng,
-    close_received: Option<CloseFrame>,
-    close_sent: bool,
-    failure: Option<Error>,
     keepalive: KeepAlive,
     /// The backend's clock: milliseconds since the session was created.
     now: u64,
@@ -176,55 +161,11 @@ impl Session {
         Session {
             recv: recv::Receiver::new(config.receive_buffer_size, in_deflate),
             send: send::Sender::new(out_deflate),
+            life: lifecycle::Lifecycle::default(),
             rng: ChaCha8Rng::from_seed(seed),
             config,
-            state: State::Open,
-            close_received: None,
-            close_sent: false,
-            failure: None,
             keepalive,
             now: 0,
-        }
-    }
-
-    /// Tells the session the time (milliseconds since it was created, never
-    /// going back). Call it before feeding input so "last heard from the peer"
-    /// is right; [`handle_timeout`](Self::handle_timeout) does it too.
-    pub fn set_now(&mut self, now: u64) {
-        self.now = self.now.max(now);
-    }
-
-    /// When [`handle_timeout`](Self::handle_timeout) should next be called
-    /// (same clock as [`set_now`](Self::set_now)); `None` if no timer is needed.
-    pub fn poll_timeout(&self) -> Option<u64> {
-        match self.state {
-            State::Open | State::CloseReceived => self.keepalive.deadline(),
-            _ => None,
-        }
-    }
-
-    /// Runs keep-alive at `now`: may queue a PING or PONG, or abort the
-    /// connection when a PONG did not come in time.
-    pub fn handle_timeout(&mut self, now: u64) {
-        self.set_now(now);
-        if !matches!(self.state, State::Open | State::CloseReceived) {
-            return;
-        }
-        if self.recv.is_stalled() {
-            self.keepalive.on_stalled(self.now);
-        }
-        match self.keepalive.poll(self.now) {
-            Action::None => {}
-            Action::SendPong => self
-                .send
-                .write_control(&mut self.rng, self.config.role, OpCode::Pong, &[]),
-            Action::SendPing(token) => self.send.write_control(
-                &mut self.rng,
-                self.config.role,
-                OpCode::Ping,
-                &token.to_be_bytes(),
-            ),
-            Action::Abort => self.abort_with(Error::new(ErrorKind::Faulted, PONG_TIMEOUT_MESSAGE)),
         }
     }
 
@@ -232,85 +173,49 @@ impl Session {
         self.config.role
     }
 
+    /// What the session runs with.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The connection's state as the application has seen it (see the module docs).
     pub fn state(&self) -> State {
-        self.state
+        self.life.state
     }
 
     pub fn sub_protocol(&self) -> Option<&str> {
         self.config.sub_protocol.as_deref()
     }
 
-    /// The status the peer's Close frame carried, once one was received
-    /// (1005 `NO_STATUS` if it had none).
+    /// The status the peer's Close carried (1005 `NO_STATUS` if none), once
+    /// the application has seen that Close (a receive returned it, or `close`
+    /// completed).
     pub fn close_status(&self) -> Option<CloseCode> {
-        self.close_received
-            .as_ref()
-            .map(|c| c.code.unwrap_or(CloseCode::NO_STATUS))
+        self.seen_close().map(|c| c.code.unwrap_or(CloseCode::NO_STATUS))
     }
 
-    /// The reason the peer's Close frame carried.
+    /// The reason the peer's Close carried, once the application has seen it.
     pub fn close_status_description(&self) -> Option<&str> {
-        self.close_received.as_ref().map(|c| c.reason.as_str())
+        self.seen_close().map(|c| c.reason.as_str())
     }
 
-    /// The error that failed the connection, if it failed.
+    /// The error that failed the connection, if it failed (whether or not an
+    /// operation has reported it to the application yet).
     pub fn failure(&self) -> Option<&Error> {
-        self.failure.as_ref()
+        self.life.failure.as_ref()
     }
 
-    /// Aborts: no more frames are sent or processed (.NET's `Abort`).
-    pub fn abort(&mut self) {
-        self.abort_with(Error::new(
-            crate::error::ErrorKind::InvalidState,
-            "the WebSocket was aborted",
-        ));
-        self.send.discard();
+    /// The error that failed the connection, reported to the application:
+    /// the state becomes `Aborted` (unless the close handshake already
+    /// completed for it). `None` if the connection has not failed.
+    pub fn failed(&mut self) -> Option<Error> {
+        self.life.failure.is_some().then(|| self.report_failure())
     }
 
-    /// Fails the connection with an error found outside the engine (a transport
-    /// error, a timeout): nothing more is sent or processed; data already
-    /// received is still delivered, then `err` is reported.
-    pub fn abort_with(&mut self, err: Error) {
-        if matches!(self.state, State::Closed | State::Aborted) {
-            return;
-        }
-        self.recv.stop();
-        self.send.discard();
-        self.state = State::Aborted;
-        self.failure = Some(err);
-    }
-
-    /// True while input is still processed: not after a Close, a failure or
-    /// end of file. (Once false, a backend may read only to notice end of file.)
+    /// True while input is still parsed: not after a Close, a failure or end
+    /// of file. (Once false, a backend may read only to notice end of file.)
     pub fn is_receiving(&self) -> bool {
         self.recv.is_open()
-    }
-
-    /// True once the transport should be shut down: the close handshake is
-    /// complete or the connection failed, and everything queued was written.
-    /// (A client should still give the server a moment to close TCP first,
-    /// RFC 6455 section 7.1.1; that wait is the backend's.)
-    pub fn is_finished(&self) -> bool {
-        matches!(self.state, State::Closed | State::Aborted) && self.pending_output().is_empty()
-    }
-
-    /// Fails the connection: send a Close with the error's code (if we have not
-    /// sent one), stop processing input, and remember the error for the application.
-    pub(crate) fn fail(&mut self, err: Error) {
-        if matches!(self.state, State::Aborted) {
-            return;
-        }
-        if let Some(code) = err.close_code() {
-            if !self.close_sent {
-                let reason = truncate_reason(err.message());
-                self.send
-                    .write_close(&mut self.rng, self.config.role, Some(code), reason);
-                self.close_sent = true;
-            }
-        }
-        self.recv.stop();
-        self.state = State::Aborted;
-        self.failure = Some(err);
     }
 }
 
@@ -327,6 +232,10 @@ fn truncate_reason(msg: &str) -> &str {
         end -= 1;
     }
     &msg[..end]
+}
+
+fn invalid_state(message: impl Into<alloc::borrow::Cow<'static, str>>) -> Error {
+    Error::new(ErrorKind::InvalidState, message)
 }
 
 // Backends move sessions between tasks and threads.

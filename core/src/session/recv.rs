@@ -6,7 +6,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use super::{MessageType, Role, Session, State};
+use super::{MessageType, Role, Session};
 use crate::close::{parse_close_payload, CloseCode, CloseFrame, ClosePayloadError};
 use crate::deflate::{Decompressor, TAIL};
 use crate::error::{Error, ErrorKind};
@@ -154,7 +154,13 @@ pub(super) struct Receiver {
     inflating: Option<Inflating>,
     /// The last `read_buf` found no room.
     stalled: bool,
+    /// The application is gone: data is parsed and checked, then dropped.
+    discarding: bool,
 }
+
+/// What one queued delivery costs besides its bytes: counted against the
+/// receive buffer, so a flood of empty messages is bounded like data.
+const ITEM_COST: usize = core::mem::size_of::<Item>();
 
 impl Receiver {
     pub(super) fn new(cap: usize, deflate: Option<(Decompressor, bool)>) -> Self {
@@ -167,6 +173,7 @@ impl Receiver {
             inflate_reset,
             inflating: None,
             stalled: false,
+            discarding: false,
             buf: Vec::new(),
             cap,
             filled: 0,
@@ -185,8 +192,41 @@ impl Receiver {
         self.stopped = true;
     }
 
+    /// The transport's input ended.
+    pub(super) fn end(&mut self) {
+        self.eof = true;
+    }
+
     pub(super) fn is_open(&self) -> bool {
         !self.stopped && !self.eof
+    }
+
+    pub(super) fn has_items(&self) -> bool {
+        !self.items.is_empty()
+    }
+
+    /// Frees the buffer and the inflater; nothing more is received.
+    pub(super) fn retire(&mut self) {
+        self.discard_all();
+        self.stop();
+        self.buf = Vec::new();
+        self.filled = 0;
+        self.parse_pos = 0;
+        self.inflater = None;
+    }
+
+    /// Drops everything queued for the application, and what arrives later.
+    pub(super) fn discard_all(&mut self) {
+        self.items.clear();
+        self.inflating = None;
+        self.discarding = true;
+    }
+
+    /// Bytes the receive buffer may still take: its capacity minus the live
+    /// data and the cost of the queued deliveries.
+    fn room(&self) -> usize {
+        let used = (self.filled - self.live_start()) + self.items.len() * ITEM_COST;
+        self.cap.saturating_sub(used)
     }
 
     /// The buffer is full of data the application has not taken: input waits.
@@ -244,6 +284,9 @@ impl Receiver {
     }
 
     fn push_data(&mut self, start: usize, end: usize, ty: MessageType, eom: bool, compressed: bool) {
+        if self.discarding {
+            return;
+        }
         if let Some(Item::Data {
             end: last_end,
             eom: last_eom,
@@ -280,21 +323,27 @@ enum Step {
 }
 
 impl Session {
-    /// Free space to read transport bytes into; empty when the receive buffer
-    /// is full of data the application has not taken yet (stop reading then),
-    /// or when no more input will be processed.
+    /// Free space to read transport bytes into. Empty (stop reading) when
+    /// the receive buffer is full of data the application has not taken yet,
+    /// when more than `max_pending_output` bytes of PONG answers wait to be
+    /// written (a peer that sends PINGs and does not read is not read
+    /// either), or when no more input will be processed.
     pub fn read_buf(&mut self) -> &mut [u8] {
         if self.recv.stopped || self.recv.eof {
             return &mut [];
         }
+        if self.send.unwritten_answers() > self.config.max_pending_output {
+            return &mut [];
+        }
         self.recv.make_room();
         let filled = self.recv.filled;
-        self.recv.stalled = filled == self.recv.buf.len();
+        let room = self.recv.room().min(self.recv.buf.len() - filled);
+        self.recv.stalled = room == 0;
         if self.recv.stalled {
             // Our stall, not the peer's silence.
             self.keepalive.on_stalled(self.now);
         }
-        &mut self.recv.buf[filled..]
+        &mut self.recv.buf[filled..filled + room]
     }
 
     /// True once the receive buffer is allocated (the first [`read_buf`](Self::read_buf)
@@ -307,6 +356,11 @@ impl Session {
 
     /// Marks `n` bytes of [`read_buf`](Self::read_buf) as filled and processes them.
     pub fn commit_read(&mut self, n: usize) {
+        self.send.new_read();
+        self.take_read(n);
+    }
+
+    fn take_read(&mut self, n: usize) {
         debug_assert!(self.recv.filled + n <= self.recv.buf.len());
         self.recv.filled = (self.recv.filled + n).min(self.recv.buf.len());
         self.process();
@@ -316,6 +370,7 @@ impl Session {
     /// Returns how many bytes were taken; fewer than `data.len()` means the
     /// buffer is full until the application receives.
     pub fn feed(&mut self, data: &[u8]) -> usize {
+        self.send.new_read();
         let mut taken = 0;
         while taken < data.len() {
             let room = self.read_buf();
@@ -324,7 +379,7 @@ impl Session {
                 break;
             }
             room[..n].copy_from_slice(&data[taken..taken + n]);
-            self.commit_read(n);
+            self.take_read(n);
             taken += n;
         }
         if self.recv.stopped {
@@ -396,19 +451,6 @@ impl Session {
             close_status: None,
             close_status_description: None,
         })
-    }
-
-    /// The transport reached end of file.
-    pub fn feed_eof(&mut self) {
-        self.recv.eof = true;
-    }
-
-    /// True when [`receive`](Self::receive) has something to return without
-    /// more input: message data, a Close, or an error.
-    pub fn has_received(&self) -> bool {
-        !self.recv.items.is_empty()
-            || self.failure.is_some()
-            || (self.recv.eof && !matches!(self.state, State::Closed | State::CloseReceived))
     }
 
     fn process(&mut self) {
@@ -570,10 +612,10 @@ impl Session {
         let len = self.recv.ctrl_len;
         match op {
             // After our Close, nothing more is sent, not even a PONG.
-            OpCode::Ping if !self.close_sent => {
+            OpCode::Ping if !self.life.close_sent => {
                 let payload = self.recv.ctrl;
                 self.send
-                    .write_control(&mut self.rng, self.config.role, OpCode::Pong, &payload[..len]);
+                    .write_pong(&mut self.rng, self.config.role, &payload[..len]);
             }
             OpCode::Pong => {
                 let payload = self.recv.ctrl;
@@ -602,15 +644,12 @@ impl Session {
     }
 
     fn on_close(&mut self, frame: CloseFrame) {
-        self.close_received = Some(frame);
-        self.recv.items.push_back(Item::Close);
+        if !self.recv.discarding {
+            self.recv.items.push_back(Item::Close);
+        }
         // Nothing may follow a Close (RFC 6455 section 5.5.1); ignore whatever does.
         self.recv.stop();
-        self.state = match self.state {
-            State::Open => State::CloseReceived,
-            State::CloseSent => State::Closed,
-            s => s,
-        };
+        self.on_close_read(frame);
     }
 
     /// Inflates the compressed message at the front of the queue into `out`.
@@ -748,8 +787,8 @@ impl Session {
     /// drops what was queued behind the failure (it can no longer be trusted).
     fn fail_now(&mut self, err: Error) -> Error {
         self.recv.items.clear();
-        self.fail(err.clone());
-        err
+        self.fail(err);
+        self.report_failure()
     }
 
     /// Takes received message data into `out` (.NET's `ReceiveAsync`).
@@ -762,10 +801,14 @@ impl Session {
     ///   or a Close was already delivered. Data that arrived before a failure is
     ///   delivered first.
     pub fn receive(&mut self, out: &mut [u8]) -> Result<Option<ReceiveResult>, Error> {
+        if self.life.aborted {
+            return Err(self.report_failure());
+        }
         let r = &mut self.recv;
         match r.items.front_mut() {
             Some(Item::Close) => {
                 r.items.pop_front();
+                self.on_close_delivered();
                 return Ok(Some(ReceiveResult {
                     count: 0,
                     message_type: MessageType::Close,
@@ -812,25 +855,15 @@ impl Session {
             }
             None => {}
         }
-        if let Some(e) = &self.failure {
-            return Err(e.clone());
-        }
-        if matches!(self.state, State::CloseReceived | State::Closed) {
+        if self.life.close_seen {
             return Err(Error::new(
                 ErrorKind::InvalidState,
                 "the peer's Close was already received; nothing more will arrive",
             ));
         }
-        if self.recv.eof {
-            let e = Error::new(
-                ErrorKind::ConnectionClosedPrematurely,
-                "the remote party closed the WebSocket connection without completing the close handshake",
-            );
-            self.recv.stop();
-            self.state = State::Aborted;
-            self.failure = Some(e.clone());
-            return Err(e);
+        match self.failed() {
+            Some(e) => Err(e),
+            None => Ok(None),
         }
-        Ok(None)
     }
 }

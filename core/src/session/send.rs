@@ -1,11 +1,12 @@
 //! The sending half of a session: messages and control frames out, as frame bytes.
 
+use alloc::collections::VecDeque;
 use alloc::format;
 use alloc::vec::Vec;
 use rand_chacha::ChaCha8Rng;
 use rand_core::RngCore;
 
-use super::{MessageType, Role, SendFlags, Session, State};
+use super::{invalid_state, MessageType, Role, SendFlags, SenderId, Session};
 use crate::close::{CloseCode, MAX_REASON_LEN};
 use crate::deflate::Compressor;
 use crate::error::{Error, ErrorKind};
@@ -18,8 +19,19 @@ use crate::utf8::Utf8Validator;
 pub(super) struct Sender {
     out: Vec<u8>,
     written: usize,
-    /// The type of a message whose last piece has not been sent yet.
-    continuing: Option<MessageType>,
+    /// The type of a message whose last piece has not been sent yet, and
+    /// the sender it belongs to.
+    continuing: Option<(MessageType, SenderId)>,
+    /// Where the last PONG starts in `out`, while it is unwritten and the
+    /// last frame queued, and whether it was queued by an earlier read: a
+    /// newer PING's answer then replaces it (RFC 6455 section 5.5.3), so a
+    /// peer that sends PINGs and does not read cannot grow the queue. PINGs
+    /// of one read are all answered (the backend had no chance to write).
+    pong_at: Option<(usize, bool)>,
+    /// The PONGs in `out` not written yet (their end offsets and sizes), and
+    /// their total size: input stops while it exceeds `max_pending_output`.
+    pongs: VecDeque<(usize, usize)>,
+    pong_bytes: usize,
     utf8: Utf8Validator,
     /// permessage-deflate for what we send, if negotiated.
     deflate: Option<OutDeflate>,
@@ -64,6 +76,7 @@ impl Sender {
             payload_len: payload.len() as u64,
         };
         let (hb, n) = header.encode();
+        self.pong_at = None;
         self.out.reserve(n + payload.len());
         self.out.extend_from_slice(&hb[..n]);
         match mask {
@@ -74,6 +87,62 @@ impl Sender {
 
     pub(super) fn write_control(&mut self, rng: &mut ChaCha8Rng, role: Role, opcode: OpCode, payload: &[u8]) {
         self.write_frame(rng, role, opcode, true, 0, payload);
+    }
+
+    /// Answers a PING, replacing the answer to an earlier PING that is
+    /// still waiting, untouched, at the end of the queue.
+    pub(super) fn write_pong(&mut self, rng: &mut ChaCha8Rng, role: Role, payload: &[u8]) {
+        if let Some((at, true)) = self.pong_at.filter(|&(at, _)| at >= self.written) {
+            self.out.truncate(at);
+            if let Some((_, len)) = self.pongs.pop_back() {
+                self.pong_bytes -= len;
+            }
+        }
+        let at = self.out.len();
+        self.write_frame(rng, role, OpCode::Pong, true, 0, payload);
+        self.pong_at = Some((at, false));
+        let len = self.out.len() - at;
+        self.pongs.push_back((self.out.len(), len));
+        self.pong_bytes += len;
+    }
+
+    /// Bytes of PONG answers queued and not written yet.
+    pub(super) fn unwritten_answers(&self) -> usize {
+        self.pong_bytes
+    }
+
+    /// `n` more bytes of `out` were written.
+    fn advance(&mut self, n: usize) {
+        self.written = (self.written + n).min(self.out.len());
+        if self.pong_at.is_some_and(|(at, _)| self.written > at) {
+            self.pong_at = None;
+        }
+        while let Some(&(end, len)) = self.pongs.front() {
+            if end > self.written {
+                break;
+            }
+            self.pongs.pop_front();
+            self.pong_bytes -= len;
+        }
+        if self.written == self.out.len() {
+            self.out.clear();
+            self.written = 0;
+        }
+    }
+
+    /// Frees the queue, the scratch space and the compressor.
+    pub(super) fn retire(&mut self) {
+        self.discard();
+        self.out = Vec::new();
+        self.scratch = Vec::new();
+        self.deflate = None;
+    }
+
+    /// New input is being read: what is queued had its chance to be written.
+    pub(super) fn new_read(&mut self) {
+        if let Some((_, older)) = self.pong_at.as_mut() {
+            *older = true;
+        }
     }
 
     pub(super) fn write_close(
@@ -98,6 +167,9 @@ impl Sender {
     pub(super) fn discard(&mut self) {
         self.out.clear();
         self.written = 0;
+        self.pong_at = None;
+        self.pongs.clear();
+        self.pong_bytes = 0;
     }
 }
 
@@ -108,13 +180,29 @@ impl Session {
     /// and must use the same `message_type`. Text is checked to be UTF-8
     /// (across pieces); invalid text is refused and nothing is queued.
     pub fn send(&mut self, data: &[u8], message_type: MessageType, flags: SendFlags) -> Result<(), Error> {
-        self.send_with(data, message_type, flags, usize::MAX, |_, _| 0)
+        self.send_with(SenderId::ANY, data, message_type, flags, usize::MAX, |_, _| 0)
     }
 
-    /// [`send`](Self::send) that offers the new frame to the transport before
-    /// queueing it, so a backend can write a large payload straight from the
-    /// caller's buffer (one vectored write of header and payload) instead of
-    /// copying it into the output queue first.
+    /// True while a message sent in pieces has not had its last piece.
+    pub fn sending_in_pieces(&self) -> bool {
+        self.send.continuing.is_some()
+    }
+
+    /// False while a message sent in pieces by another sender is in
+    /// progress: `sender`'s message must wait until that one ends.
+    pub fn may_send(&self, sender: SenderId) -> bool {
+        self.send.continuing.is_none_or(|(_, owner)| owner == sender)
+    }
+
+    /// [`send`](Self::send) from `sender` that offers the new frame to the
+    /// transport before queueing it, so a backend can write a large payload
+    /// straight from the caller's buffer (one vectored write of header and
+    /// payload) instead of copying it into the output queue first.
+    ///
+    /// A message sent in pieces belongs to the sender that began it: while
+    /// it is in progress another sender's send is refused (`InvalidState`;
+    /// [`may_send`](Self::may_send) tells a backend to wait instead), so no
+    /// other data joins it. Whole messages from several senders never mix.
     ///
     /// If the message is refused, `write` is not called and nothing is queued.
     /// Otherwise `write(head, payload)` is called exactly once and returns how
@@ -128,6 +216,7 @@ impl Session {
     /// other case the new frame is queued first and `payload` is empty.
     pub fn send_with<W>(
         &mut self,
+        sender: SenderId,
         data: &[u8],
         message_type: MessageType,
         flags: SendFlags,
@@ -137,7 +226,7 @@ impl Session {
     where
         W: FnOnce(&[u8], &[u8]) -> usize,
     {
-        let (opcode, first) = self.begin_send(data, message_type, flags)?;
+        let (opcode, first) = self.begin_send(sender, data, message_type, flags)?;
         let role = self.config.role;
         let s = &mut self.send;
         match s.deflate.as_mut().filter(|_| s.compressing) {
@@ -161,16 +250,17 @@ impl Session {
                     payload_len: data.len() as u64,
                 };
                 let (hb, n) = header.encode();
+                s.pong_at = None;
                 s.out.extend_from_slice(&hb[..n]);
                 let head = &s.out[s.written..];
                 let head_len = head.len();
                 let wrote = write(head, data).min(head_len + data.len());
                 if wrote >= head_len {
-                    s.out.clear();
-                    s.written = 0;
+                    // Everything queued before went out: start over with the payload's rest.
+                    s.advance(head_len);
                     s.out.extend_from_slice(&data[wrote - head_len..]);
                 } else {
-                    s.written += wrote;
+                    s.advance(wrote);
                     s.out.extend_from_slice(data);
                 }
                 return Ok(());
@@ -186,12 +276,19 @@ impl Session {
     /// opcode and whether it starts a message.
     fn begin_send(
         &mut self,
+        sender: SenderId,
         data: &[u8],
         message_type: MessageType,
         flags: SendFlags,
     ) -> Result<(OpCode, bool), Error> {
         self.check_can_send()?;
-        let opcode = match (message_type, self.send.continuing) {
+        if !self.may_send(sender) {
+            return Err(invalid_state(
+                "a message sent in pieces by another sender is in progress; \
+                 wait until it ends (its last piece has END_OF_MESSAGE)",
+            ));
+        }
+        let opcode = match (message_type, self.send.continuing.map(|(t, _)| t)) {
             (MessageType::Close, _) => {
                 return Err(Error::new(
                     ErrorKind::InvalidMessageType,
@@ -220,7 +317,7 @@ impl Session {
             self.send.utf8 = v;
         }
         let first = self.send.continuing.is_none();
-        self.send.continuing = (!flags.end_of_message).then_some(message_type);
+        self.send.continuing = (!flags.end_of_message).then_some((message_type, sender));
         let s = &mut self.send;
         if first {
             // The first piece decides for the whole message (RSV1 is on its first frame only).
@@ -255,22 +352,9 @@ impl Session {
         Ok(())
     }
 
-    fn check_can_send(&self) -> Result<(), Error> {
-        match self.state {
-            State::Open | State::CloseReceived => Ok(()),
-            State::Aborted => Err(self
-                .failure
-                .clone()
-                .unwrap_or_else(|| Error::new(ErrorKind::InvalidState, "the WebSocket was aborted"))),
-            s => Err(Error::new(
-                ErrorKind::InvalidState,
-                format!("cannot send in state {s:?}: a Close was already sent"),
-            )),
-        }
-    }
-
     /// Sends our Close (.NET's `CloseOutputAsync`): `Open` becomes `CloseSent`,
-    /// `CloseReceived` becomes `Closed`. Calling it again is a no-op.
+    /// `CloseReceived` becomes `Closed`. Calling it again is a no-op. A
+    /// message sent in pieces and not finished is cut short by the Close.
     ///
     /// `code` `None` sends a Close with no status (then `reason` must be empty).
     /// The code must be valid on the wire (1000-1003, 1007-1014, 3000-4999) and
@@ -300,19 +384,18 @@ impl Session {
                 format!("the close reason is {} bytes; the limit is 123", reason.len()),
             ));
         }
-        match self.state {
-            State::Open | State::CloseReceived => {}
-            State::CloseSent | State::Closed => return Ok(()),
-            _ => return self.check_can_send(),
+        if self.life.close_sent && !self.life.aborted {
+            // Sent already (by the application, or by a failure, reported below).
+            return match self.failed() {
+                Some(e) => Err(e),
+                None => Ok(()),
+            };
         }
+        self.check_can_send()?;
         self.send
             .write_close(&mut self.rng, self.config.role, code, reason);
-        self.close_sent = true;
-        self.state = if self.state == State::CloseReceived {
-            State::Closed
-        } else {
-            State::CloseSent
-        };
+        self.on_close_queued();
+        self.on_close_called();
         Ok(())
     }
 
@@ -323,12 +406,7 @@ impl Session {
 
     /// Marks `n` bytes of [`pending_output`](Self::pending_output) as written.
     pub fn consume_output(&mut self, n: usize) {
-        let s = &mut self.send;
-        s.written = (s.written + n).min(s.out.len());
-        if s.written == s.out.len() {
-            s.out.clear();
-            s.written = 0;
-        }
+        self.send.advance(n);
     }
 }
 
@@ -369,13 +447,20 @@ mod tests {
         }
         let mut seen = (Vec::new(), Vec::new());
         let mut wire = Vec::new();
-        s.send_with(data, MessageType::Binary, flags, direct_min, |head, payload| {
-            seen = (head.to_vec(), payload.to_vec());
-            let all: Vec<u8> = head.iter().chain(payload).copied().collect();
-            let n = take.min(all.len());
-            wire.extend_from_slice(&all[..n]);
-            n
-        })
+        s.send_with(
+            SenderId::ANY,
+            data,
+            MessageType::Binary,
+            flags,
+            direct_min,
+            |head, payload| {
+                seen = (head.to_vec(), payload.to_vec());
+                let all: Vec<u8> = head.iter().chain(payload).copied().collect();
+                let n = take.min(all.len());
+                wire.extend_from_slice(&all[..n]);
+                n
+            },
+        )
         .unwrap();
         wire.extend_from_slice(s.pending_output());
         (seen.0, seen.1, wire)
@@ -418,6 +503,7 @@ mod tests {
     fn send_with_does_not_write_a_refused_message() {
         let mut s = session(Role::Server);
         let r = s.send_with(
+            SenderId::ANY,
             &[0xff],
             MessageType::Text,
             SendFlags::END_OF_MESSAGE,
@@ -440,11 +526,18 @@ mod tests {
                 SendFlags::PARTIAL
             };
             a.send(piece, MessageType::Text, flags).unwrap();
-            b.send_with(piece, MessageType::Text, flags, 0, |head, payload| {
-                wire.extend_from_slice(head);
-                wire.extend_from_slice(payload);
-                head.len() + payload.len()
-            })
+            b.send_with(
+                SenderId::ANY,
+                piece,
+                MessageType::Text,
+                flags,
+                0,
+                |head, payload| {
+                    wire.extend_from_slice(head);
+                    wire.extend_from_slice(payload);
+                    head.len() + payload.len()
+                },
+            )
             .unwrap();
             assert!(b.pending_output().is_empty());
         }

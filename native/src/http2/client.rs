@@ -12,7 +12,7 @@ use sockweave_core::handshake::{H2ConnectRequest, Headers};
 use super::stream::H2Stream;
 use super::{body_bytes, header_list, CONNECTION_WINDOW, STREAM_WINDOW};
 use crate::error::{Error, ErrorKind};
-use crate::websocket::Transport;
+use crate::transport::Transport;
 
 /// A live HTTP/2 connection, shared by every stream opened on it.
 #[derive(Clone)]

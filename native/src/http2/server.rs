@@ -9,16 +9,16 @@ use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::RecvStream;
 use sockweave_core::handshake::{h2_accept_headers, parse_h2_request, Headers, ServerRequest};
-use sockweave_core::session::{Role, SessionConfig};
+use sockweave_core::session::SessionConfig;
 use sockweave_core::Options;
 use tokio::sync::mpsc;
 
 use super::stream::H2Stream;
 use super::{body_bytes, header_list, CONNECTION_WINDOW, STREAM_WINDOW};
-use crate::driver::DriverConfig;
 use crate::error::{Error, ErrorKind};
 use crate::server::{Accepted, Rejected};
-use crate::websocket::{Transport, WebSocket};
+use crate::transport::Transport;
+use crate::websocket::WebSocket;
 
 /// Streams a server takes at once on one connection.
 const MAX_CONCURRENT_STREAMS: u32 = 10_000;
@@ -221,15 +221,8 @@ async fn serve_stream(
     headers.extend(answer.headers);
     let response = build_response(200, &headers).ok()?;
     let send = respond.send_response(response, false).ok()?;
-    let mut config = SessionConfig::from_options(Role::Server, options);
-    config.sub_protocol = answer.sub_protocol;
-    config.deflate = deflate.map(|(p, _)| p);
-    let ws = WebSocket::start(
-        H2Stream::new(send, body),
-        config,
-        &[],
-        DriverConfig::from_options(options).for_http2(),
-    );
+    let config = SessionConfig::for_server(options, answer.sub_protocol, deflate.map(|(p, _)| p));
+    let ws = WebSocket::start(H2Stream::new(send, body), config, &[]);
     Some(Incoming::WebSocket(ws, request))
 }
 

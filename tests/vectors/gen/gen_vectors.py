@@ -464,9 +464,9 @@ def handshakes():
              "expect": fail("UnsupportedProtocol", 101)},
             {"name": "two subprotocols selected", "text": resp(base + [("Sec-WebSocket-Protocol", "chat, superchat")]),
              "expect": fail("UnsupportedProtocol", 101)},
-            {"name": "subprotocol differing in case from the offer",
+            {"name": "subprotocol differing in case from the offer (matched as .NET does, reported as offered)",
              "text": resp(base + [("Sec-WebSocket-Protocol", "Chat")]),
-             "expect": fail("UnsupportedProtocol", 101)},
+             "expect": ok("chat")},
             {"name": "unoffered extension", "text": resp(base + [("Sec-WebSocket-Extensions", "permessage-deflate")]),
              "expect": fail("UnsupportedProtocol", 101)},
             {"name": "missing Upgrade", "text": resp(base[1:]), "expect": fail("HeaderError", 101)},
@@ -726,6 +726,196 @@ def handshakes():
     return out
 
 
+# ------------------------------------------------------------- lifecycle.json
+
+
+def lifecycle():
+    """Scripted connections: peer bytes, the peer's end, time, application calls;
+    the states, results, frames written and the transport's fate (RFC 6455
+    sections 5.5.1, 7.1 and 7.4; the .NET ClientWebSocket states)."""
+    S, C = "server", "client"
+
+    def pf(role, op, payload=b"", fin=True, rsv=0):
+        """A frame as the peer of a `role` session sends it."""
+        return frame(op, payload, fin, rsv, KEY_A if role == S else None).hex()
+
+    def closef(code, reason=b""):
+        return close_payload(code, reason)
+
+    def w_close(code, reason=""):
+        """A Close we write; reason None: the engine's own message, not compared."""
+        f = {"op": "close", "code": code}
+        if reason is not None:
+            f["reason"] = reason
+        return f
+
+    def w(op, data=b""):
+        return {"op": op, "dataHex": bytes(data).hex()}
+
+    def text(s, end=True):
+        return {"type": "text", "dataHex": s.encode().hex(), "end": end}
+
+    def closed(code, reason=""):
+        return {"type": "close", "code": code, "reason": reason}
+
+    def err(kind):
+        return {"error": kind}
+
+    def lc(name, role, steps, options=None, known_bug=None):
+        c = {"name": name, "role": role}
+        if options is not None:
+            c["options"] = options
+        c["steps"] = steps
+        if known_bug:
+            c["knownBug"] = known_bug
+        return c
+
+    def step(action, **expect):
+        s = dict(action)
+        if expect:
+            s["expect"] = expect
+        return s
+
+    cases = []
+    for role in (C, S):
+        cases += [
+            lc(f"{role}: the peer sends its Close and half-closes; we still answer it (RFC 6455 5.5.1)", role, [
+                step({"peer": pf(role, CLOSE, closef(1000, b"bye"))}),
+                step({"peerEnd": True}, state="Open", transport="open", wrote=[]),
+                step({"receive": {}}, result=closed(1000, "bye"), state="CloseReceived", closeStatus=1000),
+                step({"closeOutput": {"code": 1000, "reason": ""}}, result="ok", state="Closed",
+                     wrote=[w_close(1000)], transport="closed"),
+            ]),
+            lc(f"{role}: the state follows what receive returned, not what was read", role, [
+                step({"peer": pf(role, TEXT, b"a") + pf(role, TEXT, b"b") + pf(role, CLOSE, closef(1001))},
+                     state="Open", closeStatus=None),
+                step({"receive": {}}, result=text("a"), state="Open"),
+                step({"receive": {}}, result=text("b"), state="Open", closeStatus=None),
+                step({"receive": {}}, result=closed(1001), state="CloseReceived", closeStatus=1001),
+                step({"receive": {}}, result=err("InvalidState"), state="CloseReceived"),
+            ]),
+            lc(f"{role}: an end before any Close fails the connection after the data before it", role, [
+                step({"peer": pf(role, TEXT, b"last")}),
+                step({"peerEnd": True}, state="Open", transport="closed"),
+                step({"send": {"type": "text", "dataHex": b"late".hex()}}, result=err("ConnectionClosedPrematurely"),
+                     state="Aborted"),
+                step({"receive": {}}, result=text("last"), state="Aborted"),
+                step({"receive": {}}, result=err("ConnectionClosedPrematurely"), state="Aborted"),
+            ]),
+            lc(f"{role}: a protocol error is reported after the data before it, with Close 1002 on the wire", role, [
+                step({"peer": pf(role, TEXT, b"ok") + pf(role, 0x3)},
+                     state="Open", wrote=[w_close(1002, None)]),
+                step({"receive": {}}, result=text("ok"), state="Open"),
+                step({"receive": {}}, result=err("Faulted"), state="Aborted"),
+            ]),
+            lc(f"{role}: close() waits for the peer's Close and takes none of the messages before it", role, [
+                step({"close": {"code": 1000, "reason": "done"}}, state="CloseSent", wrote=[w_close(1000, "done")]),
+                step({"peer": pf(role, TEXT, b"x") + pf(role, CLOSE, closef(1000))}),
+                step({"closeDone": True}, result="ok", state="Closed", closeStatus=1000),
+                step({"receive": {}}, result=text("x"), state="Closed"),
+                step({"receive": {}}, result=closed(1000), state="Closed"),
+            ]),
+            lc(f"{role}: after abort every call fails and nothing buffered is delivered", role, [
+                step({"peer": pf(role, TEXT, b"x")}),
+                step({"abort": True}, state="Aborted", transport="dropped"),
+                step({"receive": {}}, result=err("InvalidState")),
+                step({"send": {"type": "text", "dataHex": "61"}}, result=err("InvalidState")),
+                step({"closeOutput": {"code": 1000, "reason": ""}}, result=err("InvalidState"), state="Aborted",
+                     wrote=[]),
+            ]),
+            lc(f"{role}: the peer does not answer our Close within closeTimeout", role, [
+                step({"closeOutput": {"code": 1000, "reason": ""}}, result="ok", state="CloseSent",
+                     wrote=[w_close(1000)]),
+                step({"wait": 999}, transport="open"),
+                step({"wait": 1}, transport="dropped", state="CloseSent"),
+                step({"receive": {}}, result=err("Faulted"), state="Aborted"),
+            ], options={"closeTimeout": 1000}),
+            lc(f"{role}: the peer ends its side while we wait for its Close", role, [
+                step({"closeOutput": {"code": 1000, "reason": ""}}, result="ok"),
+                step({"peerEnd": True}, transport="closed"),
+                step({"receive": {}}, result=err("ConnectionClosedPrematurely"), state="Aborted"),
+            ]),
+            lc(f"{role}: a reset before the close handshake fails it after the data before it", role, [
+                step({"peer": pf(role, TEXT, b"x")}),
+                step({"peerReset": True}, transport="dropped", state="Open"),
+                step({"receive": {}}, result=text("x")),
+                step({"receive": {}}, result=err("ConnectionClosedPrematurely"), state="Aborted"),
+            ]),
+            lc(f"{role}: data may be sent after the peer's Close, then our Close answers it", role, [
+                step({"peer": pf(role, CLOSE, closef(4000, b"later"))}),
+                step({"receive": {}}, result=closed(4000, "later"), state="CloseReceived"),
+                step({"send": {"type": "binary", "dataHex": "0102"}}, result="ok", wrote=[w("binary", b"\x01\x02")]),
+                step({"closeOutput": {"code": 4000, "reason": ""}}, result="ok", state="Closed",
+                     wrote=[w_close(4000)]),
+                step({"send": {"type": "text", "dataHex": "61"}}, result=err("InvalidState")),
+            ]),
+            lc(f"{role}: while the peer reads nothing, only the newest PING is answered (RFC 6455 5.5.3)", role, [
+                step({"peerReading": False}),
+                step({"peer": pf(role, PING, b"1")}),
+                step({"peer": pf(role, PING, b"2")}),
+                step({"peer": pf(role, PING, b"3")}),
+                step({"peerReading": True}, wrote=[w("pong", b"1"), w("pong", b"3")]),
+            ]),
+            lc(f"{role}: keep-alive PING/PONG aborts a silent peer", role, [
+                step({"wait": 999}, wrote=[]),
+                step({"wait": 1}, wrote=[w("ping", (1).to_bytes(8, "big"))]),
+                step({"wait": 499}, transport="open"),
+                step({"wait": 1}, transport="dropped", state="Open"),
+                step({"receive": {}}, result=err("Faulted"), state="Aborted"),
+            ], options={"keepAliveInterval": 1000, "keepAliveTimeout": 500}),
+            lc(f"{role}: keep-alive stops once the peer's Close is read", role, [
+                step({"peer": pf(role, CLOSE, closef(1000))}),
+                step({"wait": 5000}, wrote=[], transport="open"),
+                step({"receive": {}}, result=closed(1000)),
+            ], options={"keepAliveInterval": 1000, "keepAliveTimeout": 500}),
+        ]
+    # Who ends the transport first after the close handshake (RFC 6455 7.1.1).
+    cases += [
+        lc("server: after the close handshake the server ends its side first, then waits for the client's end", S, [
+            step({"peer": pf(S, CLOSE, closef(1000))}),
+            step({"receive": {}}, result=closed(1000)),
+            step({"closeOutput": {"code": 1000, "reason": ""}}, wrote=[w_close(1000)], transport="writeShut"),
+            step({"peerEnd": True}, transport="closed"),
+        ]),
+        lc("server: a client that never ends its side is let go after the linger (2 s)", S, [
+            step({"closeOutput": {"code": 1000, "reason": ""}}, wrote=[w_close(1000)], transport="open"),
+            step({"peer": pf(S, CLOSE, closef(1000))}, transport="writeShut"),
+            step({"wait": 1999}, transport="writeShut"),
+            step({"wait": 1}, transport="closed"),
+        ]),
+        lc("client: after the close handshake the client waits for the server to end first", C, [
+            step({"closeOutput": {"code": 1000, "reason": ""}}, wrote=[w_close(1000)]),
+            step({"peer": pf(C, CLOSE, closef(1000))}, transport="open"),
+            step({"peerEnd": True}, transport="closed"),
+            step({"receive": {}}, result=closed(1000), state="Closed"),
+        ]),
+        lc("client: a server that never ends its side is let go after the linger (2 s)", C, [
+            step({"peer": pf(C, CLOSE, closef(1000))}),
+            step({"receive": {}}, result=closed(1000)),
+            step({"closeOutput": {"code": 1000, "reason": ""}}, wrote=[w_close(1000)], transport="open"),
+            step({"wait": 1999}, transport="open"),
+            step({"wait": 1}, transport="closed"),
+        ]),
+        lc("client: a reset after the close handshake is only the end", C, [
+            step({"closeOutput": {"code": 1000, "reason": ""}}),
+            step({"peer": pf(C, CLOSE, closef(1000))}),
+            step({"peerReset": True}, transport="dropped"),
+            step({"receive": {}}, result=closed(1000), state="Closed"),
+        ]),
+        lc("server: after failing with a Close, the server ends its side and waits for the client's end", S, [
+            step({"peer": pf(S, TEXT, b"\xff")}, wrote=[w_close(1007, None)], transport="writeShut"),
+            step({"peerEnd": True}, transport="closed"),
+            step({"receive": {}}, result=err("Faulted"), state="Aborted"),
+        ]),
+        lc("server: a stream-created socket applies dangerousDeflateOptions as agreed", S, [
+            # "Hello" compressed with an empty context (RFC 7692 section 7.2.3.1), RSV1 set.
+            step({"peer": pf(S, TEXT, bytes.fromhex("f248cdc9c90700"), rsv=RSV1)}),
+            step({"receive": {}}, result=text("Hello")),
+        ], options={"dangerousDeflateOptions": {}}),
+    ]
+    return {"cases": cases}
+
+
 def dump(obj) -> str:
     return json.dumps(obj, indent=1, ensure_ascii=False) + "\n"
 
@@ -735,6 +925,7 @@ def main():
         "frames.json": dump(frames()),
         "sessions.json": dump(sessions()),
         "handshakes.json": dump(handshakes()),
+        "lifecycle.json": dump(lifecycle()),
     }
     stale = []
     for name, text in outputs.items():
