@@ -10,7 +10,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const LIB = path.join(__dirname, 'lib');
-const FILES = ['errors.js', 'bytes.js', 'transport.js', 'events_shim.js', 'websocket.js', 'client.js', 'server.js', 'tunnel.js'];
+const FILES = ['errors.js', 'bytes.js', 'clock.js', 'transport.js', 'driver.js', 'events_shim.js', 'websocket.js', 'client.js', 'server.js', 'tunnel.js'];
 const out = process.argv[2];
 if (!out) {
   console.error('usage: node build_browser.js OUT.mjs');

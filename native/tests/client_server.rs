@@ -10,21 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
 use base64::Engine;
-use common::{bounded, echo, echo_server, masked_frame, raw_accept};
+use common::{bounded, echo, echo_server, listen, masked_frame, raw_accept};
 use sockweave::{
     accept, accept_with, Accepted, ClientWebSocket, ClientWebSocketOptions, CloseCode, CookieJar,
     Credentials, ErrorKind, MessageType, Millis, Options, Rejected, SendFlags, ServerRequest, State,
     WebSocket,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-
-async fn listen() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
 
 /// Receives one whole message into `piece`-sized buffers; returns its type,
 /// its bytes and how many `receive` calls it took.

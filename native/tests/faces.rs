@@ -6,20 +6,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bounded, echo, echo_server};
+use common::{bounded, echo, echo_server, listen};
 use futures_util::{SinkExt, StreamExt};
 use sockweave::{
     accept, ClientWebSocket, ClientWebSocketOptions, CloseCode, Message, MessageType, Options, SendFlags,
     State, WebSocket,
 };
-use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
-
-async fn listen() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
 
 async fn client(port: u16, options: ClientWebSocketOptions) -> WebSocket {
     let mut ws = ClientWebSocket::with_options(options);

@@ -9,19 +9,13 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bounded, h2_only_client, raw_accept, Ca};
+use common::{bounded, h2_only_client, listen, raw_accept, Ca};
 use sockweave::{
     ClientWebSocket, CloseCode, ErrorKind, Incoming, MessageType, Millis, Options, RootCertificates,
     SendFlags, State,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-
-async fn listen() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    (listener, port)
-}
+use tokio::net::TcpStream;
 
 /// An unmasked (server-to-client) text frame.
 fn text_frame(s: &str) -> Vec<u8> {

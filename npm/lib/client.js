@@ -8,7 +8,7 @@ const tls = require('node:tls');
 const http2 = require('node:http2');
 const { WebSocket, CONSTRUCT, engine, normalizeOptions, randomBytes, wasm } = require('./websocket.js');
 const { WebSocketError, adopt } = require('./errors.js');
-const { NodeTransport, transportFor } = require('./transport.js');
+const { NodeTransport, transportFor, isWebPair, isNodeDuplex } = require('./transport.js');
 const { concatBytes, emptyBytes } = require('./bytes.js');
 
 /** Keys of `ClientWebSocket#options` that are for Node, not for the engine. */
@@ -76,7 +76,8 @@ function h2Pairs(headers) {
   return out;
 }
 
-function openSocket(target, tlsOptions, alpn) {
+/** Opens a TCP or TLS connection; `track(socket)` sees the socket at once (to destroy it on a timeout or abort). */
+function openSocket(target, tlsOptions, alpn, track) {
   return new Promise((resolve, reject) => {
     let sock;
     const fail = (e) => {
@@ -104,6 +105,7 @@ function openSocket(target, tlsOptions, alpn) {
       });
     }
     sock.once('error', fail);
+    track(sock);
   });
 }
 
@@ -118,12 +120,24 @@ class ClientWebSocket extends WebSocket {
     /** The options used by `connect` (may be changed until then). */
     this.options = options ? { ...options } : {};
     this._connecting = false;
+    this._used = false;
     this._response = undefined;
   }
 
+  /** `None` before `connect`, `Connecting` during it, `Closed` after a failed one (single use, as .NET). */
   get state() {
-    if (this._s) return this._s.state;
-    return this._connecting ? 'Connecting' : 'None';
+    if (this._session) return this._session.state;
+    if (this._connecting) return 'Connecting';
+    return this._used ? 'Closed' : 'None';
+  }
+
+  /** Aborts: during `connect`, the connection attempt (connect rejects); after it, the WebSocket. */
+  abort() {
+    if (this._cancelConnect) {
+      this._cancelConnect(new WebSocketError('InvalidState', 'the connection attempt was aborted (abort() during connect)'));
+      return;
+    }
+    super.abort();
   }
 
   /** The HTTP status of the handshake response (also after a refused connect). */
@@ -146,12 +160,21 @@ class ClientWebSocket extends WebSocket {
    * the handshake. With `duplex` (a Node `Duplex` or a WHATWG
    * `{readable, writable}` pair already connected to the server, e.g. a TLS
    * stream or a tunnel), the HTTP/1.1 handshake runs over it instead and the
-   * URL only gives the Host and the path.
+   * URL only gives the Host and the path. `options.signal` (an
+   * `AbortSignal`, as the second or third argument) aborts the attempt.
+   * A ClientWebSocket connects once: after a failed connect its state is
+   * `Closed` and another connect throws.
    */
-  async connect(url, duplex) {
-    if (this._s || this._connecting) {
-      throw new WebSocketError('InvalidState', 'connect was already called on this ClientWebSocket');
+  async connect(url, duplex, options) {
+    if (options === undefined && duplex && !isWebPair(duplex) && !isNodeDuplex(duplex) && typeof duplex === 'object') {
+      options = duplex;
+      duplex = undefined;
     }
+    const signal = options && options.signal;
+    if (this._used) {
+      throw new WebSocketError('InvalidState', 'connect was already called on this ClientWebSocket; it connects once');
+    }
+    this._used = true;
     const [core, node] = splitOptions(this.options);
     const normalized = normalizeOptions(core);
     const target = parseTarget(url);
@@ -159,9 +182,13 @@ class ClientWebSocket extends WebSocket {
     const plan = engine(() => wasm.choosePlan(normalized.httpVersion, normalized.httpVersionPolicy, target.secure));
     const hs = engine(() => new wasm.ClientHandshake(core, target.authority, target.path, randomBytes(16), undefined));
     this._connecting = true;
+    /** Every socket opened for this attempt, destroyed if it fails. */
+    const sockets = [];
+    const track = (sock) => sockets.push(sock);
     let socket;
     let given;
     let timer;
+    let onAbort;
     try {
       const work = (async () => {
         if (duplex) {
@@ -177,18 +204,18 @@ class ClientWebSocket extends WebSocket {
             'this build has no network transport: call connect(url, {readable, writable}) with a connected duplex');
         }
         if (!plan.h2) {
-          socket = await openSocket(target, node.tls);
+          socket = await openSocket(target, node.tls, undefined, track);
           return this._upgrade(socket, hs);
         }
         if (!target.secure) return this._h2(target, core, null);
-        socket = await openSocket(target, node.tls, plan.fallback ? ['h2', 'http/1.1'] : ['h2']);
+        socket = await openSocket(target, node.tls, plan.fallback ? ['h2', 'http/1.1'] : ['h2'], track);
         if (socket.alpnProtocol === 'h2') {
           try {
             return await this._h2(target, core, socket);
           } catch (e) {
             if (!(plan.fallback && e.noConnectProtocol)) throw e;
             // An HTTP/2 server without extended CONNECT: HTTP/1.1 on a new connection.
-            socket = await openSocket(target, node.tls, ['http/1.1']);
+            socket = await openSocket(target, node.tls, ['http/1.1'], track);
             return this._upgrade(socket, hs);
           }
         }
@@ -197,12 +224,25 @@ class ClientWebSocket extends WebSocket {
           `the server did not agree to HTTP/2 (ALPN chose ${socket.alpnProtocol || 'nothing'}), and the version `
           + 'policy forbids HTTP/1.1');
       })();
+      // The attempt goes on in the background after a timeout or an abort until its sockets are destroyed.
+      work.catch(() => {});
       const limit = normalized.handshakeTimeout;
-      const timeout = limit < 0 ? null : new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new WebSocketError('Timeout',
-          `connecting to ${url} did not complete within ${limit} ms (handshakeTimeout)`)), limit);
-      });
-      const [transport, leftover, h2hs] = await (timeout ? Promise.race([work, timeout]) : work);
+      const racers = [work];
+      if (limit >= 0) {
+        racers.push(new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new WebSocketError('Timeout',
+            `connecting to ${url} did not complete within ${limit} ms (handshakeTimeout)`)), limit);
+        }));
+      }
+      racers.push(new Promise((_, reject) => {
+        this._cancelConnect = reject;
+        if (signal) {
+          if (signal.aborted) reject(signal.reason);
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+      }));
+      const [transport, leftover, h2hs] = await Promise.race(racers);
       const done = h2hs || hs;
       this._response = done.response;
       this._httpVersion = h2hs ? '2' : '1.1';
@@ -210,13 +250,15 @@ class ClientWebSocket extends WebSocket {
       if (h2hs) h2hs.free();
       this._attach(session, transport, normalized, leftover);
     } catch (e) {
-      if (socket) socket.destroy();
+      for (const sock of sockets) sock.destroy();
       if (given) given.destroy();
       if (this._h2session) this._h2session.destroy();
       if (this._response === undefined) this._response = hs.response;
       throw adopt(e);
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      this._cancelConnect = null;
       this._connecting = false;
       hs.free();
     }
@@ -267,7 +309,7 @@ class ClientWebSocket extends WebSocket {
       // The connection carries this one stream: it goes when the stream does.
       stream.once('close', () => session.close());
       this._h2session = null;
-      return [new NodeTransport(stream, { halfClose: true }), emptyBytes(), hs];
+      return [new NodeTransport(stream), emptyBytes(), hs];
     } catch (e) {
       hs.free();
       throw e;

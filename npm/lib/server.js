@@ -202,7 +202,7 @@ async function acceptH2(stream, headers, options, decide) {
     stream.respond(response);
     const session = engine(() => hs.intoSession(randomBytes(32)));
     const ws = new WebSocket(CONSTRUCT);
-    ws._attach(session, new NodeTransport(stream, { halfClose: true }), normalized, null);
+    ws._attach(session, new NodeTransport(stream), normalized, null);
     return ws;
   } finally {
     hs.free();

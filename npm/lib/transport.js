@@ -5,19 +5,19 @@
 //   pause(), resume()                                    stop / restart reading
 //   write(chunk) -> null | Promise                       null: accepted, write more; a promise: wait for it
 //   end()                                                shut down the writing side once written (FIN)
+//   release()                                            end(), then let go once what was written is out
 //   destroy()                                            tear down at once
+// When to do which is the engine's decision (driver.js asks it).
 
 const noop = () => {};
 
 /**
  * A Node `Duplex` (net.Socket, tls.TLSSocket, an http socket, an HTTP/2
- * stream, a stream pair). `halfClose`: on end(), only end our side and let the
- * peer end its own (an HTTP/2 stream: destroying it would reset it).
+ * stream, a stream pair).
  */
 class NodeTransport {
-  constructor(stream, { halfClose = false } = {}) {
+  constructor(stream) {
     this.stream = stream;
-    this._halfClose = halfClose;
     this.onData = noop;
     this.onEnd = noop;
     this.onError = noop;
@@ -77,17 +77,14 @@ class NodeTransport {
     if (s.destroyed || this._ending) return;
     this._ending = true;
     s.end();
-    // Close fully once our FIN is out (or soon, if the peer does not read).
-    const t = setTimeout(() => s.destroy(), 2000);
-    if (t.unref) t.unref();
-    if (this._halfClose) {
-      s.once('close', () => clearTimeout(t));
-      return;
-    }
-    s.once('finish', () => {
-      clearTimeout(t);
-      s.destroy();
-    });
+  }
+
+  release() {
+    const s = this.stream;
+    this.end();
+    if (s.destroyed) return;
+    if (s.writableFinished) s.destroy();
+    else s.once('finish', () => s.destroy());
   }
 
   destroy() {
@@ -168,6 +165,10 @@ class WebStreamTransport {
 
   end() {
     this.writer.close().catch(noop);
+  }
+
+  release() {
+    this.end();
     this._release();
   }
 
@@ -201,6 +202,14 @@ function isNodeDuplex(x) {
   return x && typeof x.on === 'function' && typeof x.write === 'function' && typeof x.pause === 'function';
 }
 
+/** Whether a transport error means the peer reset or closed the connection. */
+function isReset(e) {
+  const code = e && e.code;
+  return code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED'
+    || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_WRITE_AFTER_END'
+    || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ERR_HTTP2_STREAM_ERROR';
+}
+
 /** The transport for a Node `Duplex` or a WHATWG `{readable, writable}` pair. */
 function transportFor(stream) {
   if (isWebPair(stream)) return new WebStreamTransport(stream);
@@ -208,4 +217,4 @@ function transportFor(stream) {
   throw new TypeError('expected a Node Duplex stream or a WHATWG {readable, writable} pair');
 }
 
-module.exports = { NodeTransport, WebStreamTransport, transportFor };
+module.exports = { NodeTransport, WebStreamTransport, transportFor, isReset, isWebPair, isNodeDuplex };

@@ -1,20 +1,16 @@
 'use strict';
-// WebSocket: the wasm engine on a byte transport. The driver here is the JS
-// twin of native/src/websocket.rs: it reads whenever the receive buffer has
-// room, whether or not the application is receiving (so PINGs are answered
-// and PONGs are seen), stops reading only when the buffer is full, writes
-// what the engine queues, and runs the keep-alive, close and linger timers.
+// WebSocket: the application's face of a connection (.NET's WebSocket
+// semantics), over the driver (driver.js) that runs the wasm engine on a byte
+// transport. The JavaScript twin of native/src/websocket.rs.
 
 const { EventEmitter } = require('node:events');
-const { performance } = require('node:perf_hooks');
 const nodeCrypto = require('node:crypto');
 const wasm = require('../dist/sockweave_wasm.js');
-const { WebSocketError, adopt, closedPrematurely, PREMATURE } = require('./errors.js');
+const { WebSocketError, adopt, closedPrematurely } = require('./errors.js');
 const { transportFor } = require('./transport.js');
+const { Driver } = require('./driver.js');
 const { asBuffer, concatBytes } = require('./bytes.js');
 
-/** How long a client waits after the close handshake for the server to close TCP first. */
-const CLIENT_LINGER_MS = 2000;
 /** The most bytes one `receive()` without a buffer returns. */
 const DEFAULT_RECEIVE_CHUNK = 64 * 1024;
 /** The most bytes one `receive(buffer)` takes (bounds the engine's scratch space; the rest comes next call). */
@@ -70,61 +66,39 @@ function toPayload(data) {
   throw new WebSocketError('InvalidArgument', 'send() takes a string, a Uint8Array/Buffer, an ArrayBufferView or an ArrayBuffer');
 }
 
-/**
- * What is left of a session once its connection is over and its last result
- * was delivered: its final state and the errors operations get. The wasm
- * session is freed then, so a finished connection does not keep its buffers
- * and deflate state (about 0.3 MB with compression) until garbage collection.
- */
-class DeadSession {
-  constructor(s, receiveError) {
-    const attempt = (fn) => {
-      try {
-        fn();
-        return null;
-      } catch (e) {
-        return adopt(e);
-      }
-    };
-    this.state = s.state;
-    this.closeStatus = s.closeStatus;
-    this.closeStatusDescription = s.closeStatusDescription;
-    this.subProtocol = s.subProtocol;
-    this.isServer = s.isServer;
-    this.failure = s.failure;
-    this._receiveError = receiveError;
-    this._sendError = attempt(() => s.send(new Uint8Array(0), 'binary', true, false));
-    this._closeError = attempt(() => s.close(undefined, ''));
-    this._pingError = attempt(() => s.ping(new Uint8Array(0)));
-    this.pendingOutputLength = 0;
-    this.isReceiving = false;
-    this.isFinished = true;
-  }
+const CONSTRUCT = Symbol('construct');
 
-  receive() { throw this._receiveError; }
-  send() { throw this._sendError; }
-  ping() { throw this._pingError; }
-  pong() { throw this._pingError; }
-  close() { if (this._closeError) throw this._closeError; }
-  hasReceived() { return true; }
-  takeOutput() { return undefined; }
-  feed(data) { return data.length; }
-  readCapacity() { return 0; }
-  feedEof() {}
-  setNow() {}
-  pollTimeout() { return undefined; }
-  handleTimeout() {}
-  abort() {}
-  abortWith() {}
-  free() {}
+/** Settles when `changed` resolves; rejects with the signal's reason if it aborts first. */
+function orAbort(changed, signal) {
+  if (!signal) return changed;
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    changed.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
 }
 
-const CONSTRUCT = Symbol('construct');
+function optionsOf(opts) {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object') throw new WebSocketError('InvalidArgument', 'the options must be an object');
+  return opts;
+}
 
 /**
  * A WebSocket connection in either role over any byte stream. Made by
  * `WebSocket.fromStream`, `ClientWebSocket#connect`, `acceptUpgrade` or `accept`.
- * Events: `message` (a `Message`), `close` ({code, reason}), `error` (a `WebSocketError`).
+ * Events: `message` (a `Message`), `close` ({code, reason, wasClean}), `error` (a `WebSocketError`).
+ *
+ * `state` and `closeStatus` follow what `receive` (and `send`, `close`) have
+ * returned, as in .NET: a Close read behind messages not yet received shows
+ * once those messages and the Close were received. One `receive` at a time;
+ * whole-message `send`s may overlap, but while a message is sent in pieces
+ * (`endOfMessage: false`) each piece must wait for the previous `send` to
+ * resolve. Operations take `{ signal }` (an `AbortSignal`): aborting a pending
+ * operation aborts the WebSocket, as cancelling does in .NET.
  */
 class WebSocket extends EventEmitter {
   constructor(token) {
@@ -132,9 +106,11 @@ class WebSocket extends EventEmitter {
     if (token !== CONSTRUCT) {
       throw new TypeError('use WebSocket.fromStream(), ClientWebSocket#connect(), acceptUpgrade() or accept()');
     }
-    this._s = null;
-    this._t = null;
+    this._session = null;
+    this._driver = null;
     this._waiters = [];
+    this._sendsPending = 0;
+    this._userAborted = false;
     this._messageLoop = false;
     this._closed = new Promise((resolve) => {
       this._resolveClosed = resolve;
@@ -147,7 +123,9 @@ class WebSocket extends EventEmitter {
   /**
    * .NET's `WebSocket.CreateFromStream`: a WebSocket over `stream` (a Node
    * `Duplex` or a WHATWG `{readable, writable}` pair) whose handshake was done
-   * elsewhere. `options.isServer` picks the role; keep-alive is off unless set.
+   * elsewhere. `options.isServer` picks the role,
+   * `options.dangerousDeflateOptions` are the agreed permessage-deflate
+   * parameters; keep-alive is off unless set.
    */
   static fromStream(stream, options) {
     const session = engine(() => new wasm.Session(options, randomBytes(32)));
@@ -158,236 +136,21 @@ class WebSocket extends EventEmitter {
 
   /** Starts the driver. `leftover`: bytes read past the handshake. */
   _attach(session, transport, normalized, leftover) {
-    this._s = session;
-    this._t = transport;
+    this._session = session;
     this._maxPendingOutput = normalized.maxPendingOutput;
-    this._closeTimeout = normalized.closeTimeout; // ms, -1 = infinite
-    this._epoch = performance.now();
-    this._early = [];
-    this._eof = false;
-    this._writing = false;
-    this._finished = false;
-    this._userAborted = false;
-    this._closeSentAt = null;
-    this._timer = null;
-    this._timerAt = Infinity;
-    this._inPump = false;
-    this._pumpAgain = false;
-    transport.onData = (c) => this._onData(c);
-    transport.onEnd = () => this._onEnd();
-    transport.onError = (e) => this._onError(e);
-    if (leftover && leftover.length) this._onData(leftover);
-    // Read on, unless what came with the handshake already filled the receive buffer.
-    if (!this._early.length) transport.resume();
-    this._pump();
+    this._driver = new Driver(session, transport, leftover, () => this._wake(), () => this._onFinished());
   }
 
-  _now() {
-    return Math.floor(performance.now() - this._epoch);
-  }
-
-  // ------------------------------------------------------------- driver
-
-  _onData(chunk) {
-    if (this._finished) return;
-    const s = this._s;
-    s.setNow(this._now());
-    if (this._early.length) {
-      // Arrived while pausing (a read already in flight): keep it in order.
-      this._early.push(chunk);
-      this._t.pause();
-    } else {
-      const n = s.feed(chunk);
-      if (n < chunk.length) {
-        // The receive buffer is full: stop reading until the application receives.
-        this._early.push(chunk.subarray(n));
-        this._t.pause();
-      }
-    }
-    this._wake();
-    this._pump();
-  }
-
-  _onEnd() {
-    if (this._finished || this._eof) return;
-    this._eof = true;
-    if (!this._early.length) this._s.feedEof();
-    this._wake();
-    this._pump();
-  }
-
-  _onError(e) {
-    if (this._finished) return;
-    const code = e && (e.code === 'ECONNRESET' || e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED'
-      || e.code === 'ERR_STREAM_WRITE_AFTER_END')
-      ? 'ConnectionClosedPrematurely' : 'Faulted';
-    this._s.abortWith(code, `transport error: ${e && e.message ? e.message : e}`);
-    this._eof = true;
-    this._early = [];
-    this._wake();
-    this._pump();
-  }
-
-  /** After the application took data: feed what waited, read again. */
-  _drained() {
-    if (!this._early.length || this._finished) return;
-    const s = this._s;
-    while (this._early.length) {
-      const c = this._early[0];
-      const n = s.feed(c);
-      if (n < c.length) {
-        this._early[0] = c.subarray(n);
-        break;
-      }
-      this._early.shift();
-    }
-    if (!this._early.length) {
-      if (this._eof) s.feedEof();
-      else this._t.resume();
-    }
-    this._pump();
-  }
-
-  _flush() {
-    const s = this._s;
-    let wrote = false;
-    while (!this._writing) {
-      const out = s.takeOutput();
-      if (!out) break;
-      wrote = true;
-      let p;
-      try {
-        p = this._t.write(out);
-      } catch (e) {
-        this._onError(e);
-        return;
-      }
-      if (p) {
-        this._writing = true;
-        p.then(
-          () => {
-            this._writing = false;
-            this._wake();
-            this._pump();
-          },
-          (e) => {
-            this._writing = false;
-            this._onError(e);
-          },
-        );
-      }
-    }
-    if (wrote) this._wake();
-  }
-
-  /** The driver's step: write, finish when done, arm timers. Re-entrant calls are folded. */
-  _pump() {
-    if (this._finished) return;
-    if (this._inPump) {
-      this._pumpAgain = true;
-      return;
-    }
-    this._inPump = true;
-    try {
-      do {
-        this._pumpAgain = false;
-        this._step();
-      } while (this._pumpAgain && !this._finished);
-    } finally {
-      this._inPump = false;
-    }
-  }
-
-  _step() {
-    const s = this._s;
-    for (;;) {
-      if (this._finished) return;
-      this._flush();
-      const state = s.state;
-      const flushed = s.pendingOutputLength === 0 && !this._writing;
-      if (flushed) {
-        let done;
-        if (state === 'Aborted') done = true;
-        else if (state === 'Closed') done = s.isServer || this._eof;
-        else done = this._eof && !this._early.length;
-        if (done) {
-          this._finish();
-          return;
-        }
-      }
-      // Timers: keep-alive, the close timeout, the client's linger.
-      const now = this._now();
-      let deadline = s.pollTimeout();
-      if (deadline !== undefined && deadline <= now) {
-        s.handleTimeout(now);
-        if (s.pendingOutputLength > 0 || s.state === 'Aborted') {
-          this._wake();
-          continue;
-        }
-        deadline = s.pollTimeout();
-      }
-      if (deadline === undefined) deadline = Infinity;
-      if (state === 'CloseSent' || state === 'Closed') {
-        if (this._closeSentAt === null) this._closeSentAt = now;
-        const closed = state === 'Closed';
-        let closeDeadline;
-        if (closed) closeDeadline = this._closeSentAt + CLIENT_LINGER_MS;
-        else closeDeadline = this._closeTimeout < 0 ? Infinity : this._closeSentAt + this._closeTimeout;
-        if (closeDeadline <= now) {
-          if (closed) {
-            this._finish();
-            return;
-          }
-          s.abortWith('Faulted',
-            `the peer did not answer our Close within ${this._closeTimeout / 1000} s; the connection was aborted`);
-          this._wake();
-          continue;
-        }
-        deadline = Math.min(deadline, closeDeadline);
-      }
-      this._arm(deadline);
-      return;
-    }
-  }
-
-  _arm(deadline) {
-    if (deadline === this._timerAt) return;
-    if (this._timer) clearTimeout(this._timer);
-    this._timer = null;
-    this._timerAt = deadline;
-    if (deadline === Infinity) return;
-    const delay = Math.max(0, deadline - this._now());
-    this._timer = setTimeout(() => {
-      this._timer = null;
-      this._timerAt = Infinity;
-      this._pump();
-    }, delay + 1);
-  }
-
-  _finish() {
-    if (this._finished) return;
-    this._finished = true;
-    if (this._timer) clearTimeout(this._timer);
-    this._timer = null;
-    const s = this._s;
-    s.feedEof();
-    const state = s.state;
-    if (state === 'Open' || state === 'CloseSent' || state === 'CloseReceived') {
-      // Later sends fail; data already received is still delivered first.
-      s.abortWith('ConnectionClosedPrematurely', PREMATURE);
-    }
-    this._t.detach();
-    // Our FIN after what was written (a failure's Close frame included); abort() already tore down.
-    if (!this._userAborted) this._t.end();
-    this._wake();
+  /** The transport was released: report the end, free what is no longer needed. */
+  _onFinished() {
+    const s = this._session;
     const failure = s.failure;
     const info = {
-      code: s.closeStatus === undefined ? 1006 : s.closeStatus,
-      reason: s.closeStatusDescription || '',
-      wasClean: s.state === 'Closed',
+      code: s.peerCloseStatus === undefined ? 1006 : s.peerCloseStatus,
+      reason: s.peerCloseReason || '',
+      wasClean: s.closeHandshakeDone,
     };
-    if (this._terminal) this._release(this._terminal);
-    else if (this._userAborted) this._release(adopt(failure));
+    this._retireIfDone();
     queueMicrotask(() => {
       if (failure && !this._userAborted && this.listenerCount('error') > 0) this.emit('error', adopt(failure));
       this.emit('close', info);
@@ -396,15 +159,17 @@ class WebSocket extends EventEmitter {
   }
 
   /**
-   * Frees the wasm session once the connection is finished and the
-   * application got its last result (the Close, an error, or it aborted).
-   * `receiveError`: what later receives throw.
+   * Frees the engine's buffers and compression state (about 0.3 MB with
+   * compression) once the connection is over and nothing received waits to
+   * be delivered, instead of at garbage collection. The final state, status
+   * and errors stay.
    */
-  _release(receiveError) {
-    const s = this._s;
-    if (!this._finished || !s || s instanceof DeadSession) return;
-    this._s = new DeadSession(s, receiveError);
-    s.free();
+  _retireIfDone() {
+    const s = this._session;
+    if (this._driver.finished && s.isDrained && !this._retired) {
+      this._retired = true;
+      s.retire();
+    }
   }
 
   _wake() {
@@ -414,30 +179,45 @@ class WebSocket extends EventEmitter {
     for (const fn of w) fn();
   }
 
-  _changed() {
-    return new Promise((resolve) => this._waiters.push(resolve));
+  /** Resolves at the next change (data, output written, a timer, the end). */
+  _changed(signal) {
+    return orAbort(new Promise((resolve) => this._waiters.push(resolve)), signal);
   }
 
-  _session() {
-    if (!this._s) throw new WebSocketError('InvalidState', 'the WebSocket is not connected; call connect() first');
-    return this._s;
+  _connected() {
+    if (!this._session) throw new WebSocketError('InvalidState', 'the WebSocket is not connected; call connect() first');
+    return this._session;
+  }
+
+  /** Runs `op` under `signal`: an abort, before or during it, aborts the WebSocket (.NET's cancellation). */
+  async _cancellable(signal, op) {
+    if (signal && signal.aborted) {
+      this.abort();
+      throw signal.reason;
+    }
+    try {
+      return await op();
+    } catch (e) {
+      if (signal && signal.aborted && e === signal.reason) this.abort();
+      throw e;
+    }
   }
 
   // --------------------------------------------------------- operations
 
   /** .NET's `WebSocketState`: `None`, `Connecting`, `Open`, `CloseSent`, `CloseReceived`, `Closed`, `Aborted`. */
   get state() {
-    return this._s ? this._s.state : 'None';
+    return this._session ? this._session.state : 'None';
   }
 
   /** The status of the peer's Close, once received. */
   get closeStatus() {
-    return this._s ? this._s.closeStatus : undefined;
+    return this._session ? this._session.closeStatus : undefined;
   }
 
   /** The reason of the peer's Close, once received. */
   get closeStatusDescription() {
-    return this._s ? this._s.closeStatusDescription : undefined;
+    return this._session ? this._session.closeStatusDescription : undefined;
   }
 
   /**
@@ -450,68 +230,59 @@ class WebSocket extends EventEmitter {
 
   /** The negotiated subprotocol. */
   get subProtocol() {
-    return this._s ? this._s.subProtocol : undefined;
+    return this._session ? this._session.subProtocol : undefined;
   }
 
   /**
    * Receives the next piece of a message (.NET's `ReceiveAsync`). With a
    * `buffer`, writes into it and returns `{count, messageType, endOfMessage, ...}`;
    * without, returns `{data, count, ...}` (at most 64 KiB). A `close` result
-   * carries `closeStatus` and `closeStatusDescription`.
+   * carries `closeStatus` and `closeStatusDescription`. One receive at a
+   * time: another while one is pending throws `InvalidState`.
+   * `opts.signal`: an `AbortSignal` (aborting it aborts the WebSocket).
    */
-  async receive(buffer) {
-    this._session();
+  async receive(buffer, opts) {
+    const s = this._connected();
+    const { signal } = optionsOf(opts);
     const max = buffer ? Math.min(buffer.length, MAX_RECEIVE_CHUNK) : DEFAULT_RECEIVE_CHUNK;
-    for (;;) {
-      const s = this._s;
-      let r;
+    return this._cancellable(signal, async () => {
+      engine(() => s.beginReceive());
       try {
-        r = s.receive(max);
-      } catch (e) {
-        // The last result: later receives get the same error, and the session can go.
-        this._terminal = adopt(e);
-        this._release(this._terminal);
-        throw this._terminal;
-      }
-      if (r) {
-        const data = r.data;
-        const result = {
-          count: data.length,
-          messageType: r.messageType,
-          endOfMessage: r.endOfMessage,
-          closeStatus: r.closeStatus,
-          closeStatusDescription: r.closeStatusDescription,
-        };
-        r.free();
-        if (buffer) buffer.set(data);
-        else result.data = asBuffer(data);
-        if (result.messageType === 'close') {
-          this._terminal = new WebSocketError('InvalidState',
-            "the peer's Close was already received; nothing more will arrive");
-          this._release(this._terminal);
-        } else {
-          this._drained();
+        for (;;) {
+          const r = engine(() => s.receive(max));
+          if (r) {
+            const data = r.data;
+            const result = {
+              count: data.length,
+              messageType: r.messageType,
+              endOfMessage: r.endOfMessage,
+              closeStatus: r.closeStatus,
+              closeStatusDescription: r.closeStatusDescription,
+            };
+            r.free();
+            if (buffer) buffer.set(data);
+            else result.data = asBuffer(data);
+            this._driver.inputMayFlow();
+            return result;
+          }
+          if (this._driver.finished) throw closedPrematurely();
+          await this._changed(signal);
         }
-        return result;
+      } finally {
+        s.endReceive();
+        this._retireIfDone();
       }
-      if (this._finished) {
-        const f = s.failure;
-        this._terminal = f ? adopt(f) : closedPrematurely();
-        this._release(this._terminal);
-        throw this._terminal;
-      }
-      await this._changed();
-    }
+    });
   }
 
   /**
    * Receives a whole message: a `Message` ({messageType, data, text}), or for
    * the peer's Close `{messageType: 'close', closeStatus, closeStatusDescription}`.
    */
-  async receiveMessage() {
+  async receiveMessage(opts) {
     const parts = [];
     for (;;) {
-      const r = await this.receive();
+      const r = await this.receive(undefined, opts);
       if (r.messageType === 'close') return r;
       if (r.count) parts.push(r.data);
       if (r.endOfMessage) {
@@ -525,36 +296,51 @@ class WebSocket extends EventEmitter {
    * Sends a message, or a piece of one with `endOfMessage: false` (.NET's
    * `SendAsync`). A string is sent as text, bytes as binary, unless
    * `messageType` says otherwise. Resolves once at most `maxPendingOutput`
-   * bytes wait to be written.
+   * bytes wait to be written. Whole messages may be sent while other sends
+   * are pending (each goes out whole); a message in pieces may not: its next
+   * piece is sent after the previous `send` resolved, and no other send may
+   * overlap it (`InvalidState`), so no other data can join it.
    */
   async send(data, opts) {
-    this._session();
+    const s = this._connected();
     const [bytes, defaultType] = toPayload(data);
-    const o = opts || {};
+    const o = optionsOf(opts);
     const type = o.messageType || defaultType;
     const eom = o.endOfMessage === undefined ? true : !!o.endOfMessage;
-    await this._outputBelow(this._maxPendingOutput);
-    engine(() => this._s.send(bytes, type, eom, !!o.disableCompression));
-    this._pump();
-    await this._outputBelow(this._maxPendingOutput);
+    if ((!eom || s.sendingInPieces) && this._sendsPending > 0) {
+      throw new WebSocketError('InvalidState',
+        'a message is being sent in pieces: send each piece after the previous send() resolved; '
+        + 'only whole messages may be sent while other sends are pending');
+    }
+    this._sendsPending++;
+    try {
+      await this._cancellable(o.signal, async () => {
+        await this._outputBelow(this._maxPendingOutput, o.signal);
+        engine(() => s.send(bytes, type, eom, !!o.disableCompression));
+        this._driver.pump();
+        await this._outputBelow(this._maxPendingOutput, o.signal);
+      });
+    } finally {
+      this._sendsPending--;
+    }
   }
 
   /** Sends a PING (payload at most 125 bytes). */
   async ping(payload) {
-    const s = this._session();
+    const s = this._connected();
     const [bytes] = toPayload(payload === undefined ? new Uint8Array(0) : payload);
     engine(() => s.ping(bytes));
-    this._pump();
+    this._driver.pump();
   }
 
-  async _outputBelow(limit) {
+  async _outputBelow(limit, signal) {
     for (;;) {
-      const s = this._s;
-      const f = s.failure;
+      const s = this._session;
+      const f = s.failed();
       if (f) throw adopt(f);
-      if (s.pendingOutputLength <= limit && (limit > 0 || !this._writing)) return;
-      if (this._finished) throw closedPrematurely();
-      await this._changed();
+      if (s.pendingOutputLength <= limit && (limit > 0 || !this._driver.writing)) return;
+      if (this._driver.finished) throw closedPrematurely();
+      await this._changed(signal);
     }
   }
 
@@ -562,42 +348,42 @@ class WebSocket extends EventEmitter {
    * Sends our Close without waiting for the peer's (.NET's
    * `CloseOutputAsync`); after a received Close this completes the handshake.
    */
-  async closeOutput(code, reason) {
-    const s = this._session();
-    engine(() => s.close(code === undefined || code === null ? undefined : code, reason || ''));
-    if (this._closeSentAt === null) this._closeSentAt = this._now();
-    this._pump();
-    await this._outputBelow(0);
+  async closeOutput(code, reason, opts) {
+    const s = this._connected();
+    const { signal } = optionsOf(opts);
+    return this._cancellable(signal, async () => {
+      engine(() => s.close(code === undefined || code === null ? undefined : code, reason || ''));
+      this._driver.pump();
+      await this._outputBelow(0, signal);
+    });
   }
 
   /**
    * Sends our Close (default 1000) and waits for the peer's (.NET's
-   * `CloseAsync`); data messages that arrive first are discarded.
+   * `CloseAsync`); the state is then `Closed`. Nothing is taken from the
+   * receive queue: a pending (or later) `receive` still gets the messages
+   * that arrived before the peer's Close, and then the Close.
    */
-  async close(code = 1000, reason = '') {
-    await this.closeOutput(code, reason);
-    for (;;) {
-      if (this.state === 'Closed') return;
-      let r;
-      try {
-        r = await this.receive();
-      } catch (e) {
-        if (this.state === 'Closed') return;
-        throw e;
+  async close(code = 1000, reason = '', opts) {
+    const s = this._connected();
+    const { signal } = optionsOf(opts);
+    await this.closeOutput(code, reason, opts);
+    return this._cancellable(signal, async () => {
+      for (;;) {
+        if (engine(() => s.pollClose())) return;
+        if (this._driver.finished) throw closedPrematurely();
+        await this._changed(signal);
       }
-      if (r.messageType === 'close') return;
-    }
+    });
   }
 
-  /** Aborts at once: the transport is torn down, pending operations fail (.NET's `Abort`). */
+  /** Aborts at once: the transport is torn down, pending operations fail, and so does every later call (.NET's `Abort`). */
   abort() {
-    if (!this._s) return;
+    if (!this._session) return;
     this._userAborted = true;
-    this._s.abort();
-    if (!this._finished) {
-      this._t.destroy();
-      this._finish();
-    }
+    this._session.abort();
+    this._driver.pump();
+    this._wake();
   }
 
   /** Whole messages until the peer's Close (which is answered with the same status). */
@@ -612,10 +398,10 @@ class WebSocket extends EventEmitter {
       }
       if (m.messageType === 'close') {
         if (this.state === 'CloseReceived') {
-          const c = m.closeStatus;
-          const valid = c !== undefined && ((c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999));
           try {
-            await this.closeOutput(valid ? c : 1000, '');
+            engine(() => this._session.answerClose());
+            this._driver.pump();
+            await this._outputBelow(0);
           } catch (_) {
             // The transport may already be gone; the close event reports the outcome.
           }

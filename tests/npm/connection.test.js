@@ -368,6 +368,8 @@ test('finished connections free their wasm sessions (memory stays flat over 200 
       assert.equal(c.state, 'Closed');
       assert.equal(c.closeStatus, 1000);
       await assert.rejects(c.send('x'), (e) => e.code === 'InvalidState');
+      // close() took nothing from the receive queue: the peer's Close is still there.
+      assert.equal((await c.receive()).messageType, 'close');
       await assert.rejects(c.receive(), (e) => e.code === 'InvalidState');
       await c.close();
     };

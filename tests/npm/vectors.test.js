@@ -38,6 +38,8 @@ class App {
     this.outcome = { messages: [], closeReceived: null, error: null };
     this.current = null;
     this.done = false;
+    /** What the session wrote, taken after every feed (a transport that takes every write). */
+    this.wire = [];
   }
 
   drain(s) {
@@ -87,6 +89,7 @@ function feed(app, s, data, interleave) {
   while (pos < data.length && !app.done) {
     const taken = s.feed(data.subarray(pos));
     pos += taken;
+    for (let c; (c = s.takeOutput());) app.wire.push(Buffer.from(c));
     if (interleave || pos < data.length) app.drain(s);
     if (taken === 0) {
       stalls += 1;
@@ -160,7 +163,7 @@ function runSession(v, mode) {
     } else {
       assert.equal(s.state, 'Open', 'state');
     }
-    const out = [];
+    const out = app.wire;
     for (let c; (c = s.takeOutput());) out.push(Buffer.from(c));
     const { pongs, close } = parseOutput(Buffer.concat(out), v.role === 'server');
     return { ...o, sentCloseCode: close, pongsHex: pongs };

@@ -467,6 +467,32 @@ impl Session {
         self.inner.sending_in_pieces()
     }
 
+    /// Both Close frames were exchanged (a clean close), whether or not the
+    /// application has received the peer's Close yet.
+    #[wasm_bindgen(getter, js_name = closeHandshakeDone)]
+    pub fn close_handshake_done(&self) -> bool {
+        self.inner.close_handshake_done()
+    }
+
+    /// The status of the peer's Close as read from the wire (1005 if none),
+    /// whether or not the application has received it yet.
+    #[wasm_bindgen(getter, js_name = peerCloseStatus)]
+    pub fn peer_close_status(&self) -> Option<u16> {
+        self.inner.peer_close().map(|(c, _)| c.0)
+    }
+
+    /// The reason of the peer's Close as read from the wire.
+    #[wasm_bindgen(getter, js_name = peerCloseReason)]
+    pub fn peer_close_reason(&self) -> Option<String> {
+        self.inner.peer_close().map(|(_, r)| r.to_owned())
+    }
+
+    /// True when nothing received waits to be delivered.
+    #[wasm_bindgen(getter, js_name = isDrained)]
+    pub fn is_drained(&self) -> bool {
+        self.inner.is_drained()
+    }
+
     /// Frees the buffers and compression state once the connection is over
     /// and its last result was delivered; the final state stays readable.
     pub fn retire(&mut self) {

@@ -362,6 +362,28 @@ impl Session {
         }
     }
 
+    /// Both Close frames were exchanged on the wire (what a `close` event's
+    /// `wasClean` reports, whether or not the application has received the
+    /// peer's Close yet).
+    pub fn close_handshake_done(&self) -> bool {
+        self.life.handshake_done()
+    }
+
+    /// The peer's Close as read from the wire (for a `close` event), whether
+    /// or not the application has received it yet; see
+    /// [`close_status`](Self::close_status) for what the application has seen.
+    pub fn peer_close(&self) -> Option<(CloseCode, &str)> {
+        self.life
+            .close_received
+            .as_ref()
+            .map(|c| (c.code.unwrap_or(CloseCode::NO_STATUS), c.reason.as_str()))
+    }
+
+    /// True when nothing received waits to be delivered (no message data, no Close).
+    pub fn is_drained(&self) -> bool {
+        !self.recv.has_items()
+    }
+
     /// Frees the buffers and compression state of a connection that is over
     /// (the transport was released) once the application got its last
     /// result; the session keeps answering with its final state, status and

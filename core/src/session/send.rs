@@ -14,6 +14,11 @@ use crate::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, RSV1};
 use crate::mask::extend_masked;
 use crate::utf8::Utf8Validator;
 
+/// Written bytes at the front of the queue are dropped once they are at
+/// least this many and more than half of it (each byte moves at most once
+/// per doubling, so it costs O(1) per byte).
+const COMPACT_MIN: usize = 4096;
+
 /// Frames waiting to be written, and the state of a message sent in pieces.
 #[derive(Default)]
 pub(super) struct Sender {
@@ -127,6 +132,16 @@ impl Sender {
         if self.written == self.out.len() {
             self.out.clear();
             self.written = 0;
+        } else if self.written >= COMPACT_MIN && self.written > self.out.len() / 2 {
+            // A queue that never empties (a slow reader, a steady sender)
+            // would otherwise keep every byte ever written.
+            let w = self.written;
+            self.out.drain(..w);
+            self.written = 0;
+            self.pong_at = self.pong_at.map(|(at, older)| (at - w, older));
+            for (end, _) in self.pongs.iter_mut() {
+                *end -= w;
+            }
         }
     }
 
@@ -497,6 +512,24 @@ mod tests {
         let (head, payload, _) = direct(Role::Client, &[], &data, SendFlags::END_OF_MESSAGE, 0, 0);
         assert!(payload.is_empty());
         assert_eq!(head.len(), 8 + 200);
+    }
+
+    #[test]
+    fn a_queue_that_never_empties_does_not_keep_written_bytes() {
+        let mut s = session(Role::Server);
+        for _ in 0..100_000 {
+            s.send(&[7; 100], MessageType::Binary, SendFlags::END_OF_MESSAGE)
+                .unwrap();
+            // The transport takes a little less than is queued each time.
+            let n = s.pending_output().len() - 50;
+            s.consume_output(n);
+        }
+        assert!(s.pending_output().len() <= 200);
+        assert!(
+            s.send.out.len() < 2 * COMPACT_MIN + 200,
+            "{} bytes kept",
+            s.send.out.len()
+        );
     }
 
     #[test]

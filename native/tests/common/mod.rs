@@ -240,3 +240,39 @@ pub async fn read_frame<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> std::io::
     r.read_exact(&mut payload).await?;
     Ok((h[0], payload))
 }
+
+/// Reads one masked (client-to-server) frame: its first byte and unmasked payload.
+pub async fn read_masked_frame<R: tokio::io::AsyncRead + Unpin>(r: &mut R) -> std::io::Result<(u8, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut h = [0u8; 2];
+    r.read_exact(&mut h).await?;
+    assert_ne!(h[1] & 0x80, 0, "a client frame is not masked");
+    let len = match h[1] & 0x7f {
+        126 => u64::from(r.read_u16().await?),
+        127 => r.read_u64().await?,
+        n => u64::from(n),
+    };
+    let mut key = [0u8; 4];
+    r.read_exact(&mut key).await?;
+    let mut payload = vec![0u8; len as usize];
+    r.read_exact(&mut payload).await?;
+    for (i, b) in payload.iter_mut().enumerate() {
+        *b ^= key[i % 4];
+    }
+    Ok((h[0], payload))
+}
+
+/// An unmasked (server-to-client) single-frame message of under 126 bytes.
+pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mut f = vec![0x80 | opcode, payload.len() as u8];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A loopback listener and its port.
+pub async fn listen() -> (TcpListener, u16) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
