@@ -35,6 +35,9 @@ class NodeTransport {
     };
     for (const [ev, fn] of Object.entries(this._handlers)) stream.on(ev, fn);
     if (typeof stream.setNoDelay === 'function') stream.setNoDelay(true);
+    // A peer that ends its side after its Close is still owed our Close
+    // answer: Node must not end our side by itself (the engine says when).
+    if (typeof stream.allowHalfOpen === 'boolean') stream.allowHalfOpen = true;
   }
 
   pause() {

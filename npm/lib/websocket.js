@@ -110,6 +110,8 @@ class WebSocket extends EventEmitter {
     this._driver = null;
     this._waiters = [];
     this._sendsPending = 0;
+    /** Pending sends that are pieces of a message. */
+    this._piecesPending = 0;
     this._userAborted = false;
     this._messageLoop = false;
     this._closed = new Promise((resolve) => {
@@ -307,12 +309,14 @@ class WebSocket extends EventEmitter {
     const o = optionsOf(opts);
     const type = o.messageType || defaultType;
     const eom = o.endOfMessage === undefined ? true : !!o.endOfMessage;
-    if ((!eom || s.sendingInPieces) && this._sendsPending > 0) {
+    const inPieces = !eom || s.sendingInPieces;
+    if (this._sendsPending > 0 && (inPieces || this._piecesPending > 0)) {
       throw new WebSocketError('InvalidState',
         'a message is being sent in pieces: send each piece after the previous send() resolved; '
         + 'only whole messages may be sent while other sends are pending');
     }
     this._sendsPending++;
+    if (inPieces) this._piecesPending++;
     try {
       await this._cancellable(o.signal, async () => {
         await this._outputBelow(this._maxPendingOutput, o.signal);
@@ -322,6 +326,7 @@ class WebSocket extends EventEmitter {
       });
     } finally {
       this._sendsPending--;
+      if (inPieces) this._piecesPending--;
     }
   }
 

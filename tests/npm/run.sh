@@ -20,7 +20,7 @@ cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 T="${NPM_TEST_TIMEOUT:-300}"
 PARTS=("$@")
-[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors lifecycle connection keepalive interop tls_python h2 pack autobahn bench)
+[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2 pack autobahn bench)
 
 FAILED=()
 PASSED=()
@@ -49,7 +49,7 @@ fi
 if [ ! -x tests/npm/node_modules/.bin/tsc ]; then
     (cd tests/npm && timeout 600 npm ci --no-audit --no-fund) || { echo "cannot install tests/npm tools" >&2; exit 1; }
 fi
-for t in vectors lifecycle connection keepalive interop tls_python h2; do
+for t in vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2; do
     part "$t" "$T" node --test --test-concurrency=1 "tests/npm/$t.test.js"
 done
 part pack "$T" bash tests/npm/pack.sh
