@@ -134,6 +134,14 @@ export interface SendOptions {
   endOfMessage?: boolean;
   /** Send this message uncompressed even if permessage-deflate is on. */
   disableCompression?: boolean;
+  /** Aborting it while the send is pending aborts the WebSocket (.NET's cancellation). */
+  signal?: AbortSignal;
+}
+
+/** Options of `receive`, `close` and `closeOutput`. */
+export interface OperationOptions {
+  /** Aborting it while the operation is pending aborts the WebSocket (.NET's cancellation). */
+  signal?: AbortSignal;
 }
 
 export type SendData = string | Uint8Array | ArrayBufferView | ArrayBuffer;
@@ -152,7 +160,15 @@ export interface CloseEventInfo {
   wasClean: boolean;
 }
 
-/** A WebSocket in either role. Events: `message`, `close`, `error`. */
+/**
+ * A WebSocket in either role. Events: `message`, `close`, `error`.
+ *
+ * `state` and `closeStatus` follow what `receive`, `send` and `close` have
+ * returned (as in .NET), not what was read: a Close read behind messages not
+ * yet received shows once those and the Close were received. One `receive`
+ * at a time; whole-message sends may overlap, pieces of a message may not.
+ * After `abort()` every call fails.
+ */
 export class WebSocket extends EventEmitter implements AsyncIterable<Message> {
   protected constructor(token: never);
   /** .NET's `CreateFromStream`: the handshake was done elsewhere; `options.isServer` picks the role. */
@@ -164,17 +180,21 @@ export class WebSocket extends EventEmitter implements AsyncIterable<Message> {
   /** Resolves once the connection is over and the transport released (never rejects). */
   readonly closed: Promise<CloseEventInfo>;
   /** The next piece of a message, written into `buffer`. */
-  receive(buffer: Uint8Array): Promise<ReceiveResult>;
+  receive(buffer: Uint8Array, options?: OperationOptions): Promise<ReceiveResult>;
   /** The next piece of a message (at most 64 KiB) in `data`. */
-  receive(): Promise<ReceiveResult & { data?: Buffer }>;
+  receive(buffer?: undefined, options?: OperationOptions): Promise<ReceiveResult & { data?: Buffer }>;
   /** The next whole message, or the peer's Close. */
-  receiveMessage(): Promise<Message | CloseResult>;
+  receiveMessage(options?: OperationOptions): Promise<Message | CloseResult>;
   send(data: SendData, options?: SendOptions): Promise<void>;
   ping(payload?: SendData): Promise<void>;
-  /** Sends our Close and waits for the peer's (default code 1000). */
-  close(code?: number, reason?: string): Promise<void>;
+  /**
+   * Sends our Close and waits for the peer's (default code 1000); takes nothing
+   * from the receive queue (a receive still gets the messages before the peer's
+   * Close, and the Close).
+   */
+  close(code?: number, reason?: string, options?: OperationOptions): Promise<void>;
   /** Sends our Close without waiting for the peer's. */
-  closeOutput(code?: number, reason?: string): Promise<void>;
+  closeOutput(code?: number, reason?: string, options?: OperationOptions): Promise<void>;
   abort(): void;
   /** Whole messages until the peer's Close (answered with the same status). */
   [Symbol.asyncIterator](): AsyncIterator<Message>;
@@ -197,8 +217,11 @@ export class ClientWebSocket extends WebSocket {
    * Connects to `url`; with `duplex` (already connected to the server: a tunnel, a
    * stream pair), the HTTP/1.1 handshake runs over it and `url` gives only the Host
    * and the path. The browser build (`sockweave/browser`) needs the duplex.
+   * A ClientWebSocket connects once: after a failure its state is `Closed`.
+   * `options.signal` aborts the attempt (so does `abort()`).
    */
-  connect(url: string | URL, duplex?: Duplex | StreamPair): Promise<void>;
+  connect(url: string | URL, duplex?: Duplex | StreamPair, options?: OperationOptions): Promise<void>;
+  connect(url: string | URL, options: OperationOptions): Promise<void>;
   readonly httpStatusCode: number | undefined;
   /** The HTTP version the handshake used. */
   readonly httpVersion: '1.1' | '2' | undefined;

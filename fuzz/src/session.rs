@@ -42,8 +42,10 @@ use sockweave_core::close::parse_close_payload;
 use sockweave_core::deflate::DeflateParams;
 use sockweave_core::frame::{FrameHeader, OpCode, MAX_CONTROL_PAYLOAD, RSV1};
 use sockweave_core::keepalive::Strategy;
-use sockweave_core::session::{MessageType, ReceiveResult, Role, SendFlags, Session, SessionConfig, State};
-use sockweave_core::{CloseCode, Error, ErrorKind};
+use sockweave_core::session::{
+    MessageType, ReceiveResult, Role, SendFlags, SenderId, Session, SessionConfig, State, TransportAction,
+};
+use sockweave_core::{CloseCode, Error};
 
 /// Chunk sizes for feeding (index 0: everything left).
 const CHUNKS: [usize; 16] = [
@@ -450,13 +452,18 @@ impl Driver {
     /// Sends (part of) a message and records what was sent.
     fn send(&mut self, data: &[u8], ty: MessageType, flags: SendFlags) -> Result<(), Error> {
         self.s.send(data, ty, flags)?;
+        self.note_sent(data, ty, flags);
+        Ok(())
+    }
+
+    /// Records what a successful send queued.
+    fn note_sent(&mut self, data: &[u8], ty: MessageType, flags: SendFlags) {
         let m = self.sending.get_or_insert_with(|| (ty, Vec::new()));
         assert_eq!(m.0, ty, "a send continued a message with another type");
         m.1.extend_from_slice(data);
         if flags.end_of_message {
             self.sent.extend(self.sending.take());
         }
-        Ok(())
     }
 
     /// One action from `op.b & 31`.
@@ -468,7 +475,8 @@ impl Driver {
             disable_compression: true,
         };
         let state = self.s.state();
-        let can_send = matches!(state, State::Open | State::CloseReceived);
+        // Sending is refused once the connection failed (or was aborted) or our Close went out.
+        let can_send = self.s.failure().is_none() && self.our_close.is_none();
         let bin_len = match CHUNKS[usize::from(op.a & 15)] {
             usize::MAX => 0,
             n => n.min(self.send_budget),
@@ -523,13 +531,15 @@ impl Driver {
                     (None, "")
                 };
                 let r = self.s.close(code, reason);
+                assert_eq!(r.is_ok(), can_send || self.our_close.is_some() && self.s.failure().is_none(), "close() in {state:?}: {r:?}");
                 if can_send && r.is_ok() {
                     self.our_close = Some((code, reason));
+                    // The application's state moves with its own call.
                     let after = self.s.state();
-                    let expected = if state == State::Open {
-                        State::CloseSent
-                    } else {
-                        State::Closed
+                    let expected = match state {
+                        State::Open => State::CloseSent,
+                        State::CloseReceived => State::Closed,
+                        s => s,
                     };
                     assert_eq!(after, expected, "close() in {state:?}");
                 }
@@ -549,53 +559,68 @@ impl Driver {
                 }
             }
             28 => {
-                // abort() always drops unwritten output; abort_with() does
-                // nothing once the session is already Closed or Aborted (a
-                // failure's Close frame, for one, is still to be written).
-                let drops_output = if op.a & 1 == 0 {
+                // abort() (the application) and a transport failure both drop
+                // unwritten output and release the transport at once; only
+                // abort() changes the application's state by itself.
+                if op.a & 1 == 0 {
                     self.s.abort();
-                    true
+                    let expected = if state == State::Closed {
+                        State::Closed
+                    } else {
+                        State::Aborted
+                    };
+                    assert_eq!(self.s.state(), expected, "state after abort in {state:?}");
                 } else {
-                    let err = Error::new(ErrorKind::ConnectionClosedPrematurely, "fuzz abort");
-                    self.s.abort_with(err);
-                    !matches!(state, State::Closed | State::Aborted)
-                };
-                let expected = if state == State::Closed {
-                    State::Closed
-                } else {
-                    State::Aborted
-                };
-                assert_eq!(self.s.state(), expected, "state after abort in {state:?}");
+                    self.s.transport_failed(op.a & 2 != 0, "fuzz");
+                    assert_eq!(self.s.state(), state, "a transport failure changed the state by itself");
+                }
+                assert_eq!(self.s.transport_action(), TransportAction::Drop);
                 assert!(!self.s.is_receiving(), "still receiving after abort");
                 assert!(
                     self.s.read_buf().is_empty(),
                     "read_buf() is not empty after abort"
                 );
-                if drops_output {
-                    assert!(
-                        self.s.pending_output().is_empty(),
-                        "output is pending right after abort"
-                    );
-                    self.aborted_at.get_or_insert(self.written.len());
+                assert!(
+                    self.s.pending_output().is_empty(),
+                    "output is pending right after abort"
+                );
+                self.aborted_at.get_or_insert(self.written.len());
+            }
+            // A message in pieces belongs to its sender: another sender is
+            // refused and queues nothing; its owner goes on.
+            2 | 3 => {
+                let me = SenderId(u64::from(op.b & 1) + 1);
+                let owner_busy = !self.s.may_send(me);
+                let before = self.s.pending_output().len();
+                let flags = if op.b & 31 == 2 { piece } else { whole };
+                let r = self.s.send_with(me, b"pz", MessageType::Binary, flags, usize::MAX, |_, _| 0);
+                if owner_busy {
+                    assert!(r.is_err(), "another sender joined a message in pieces");
+                    assert_eq!(self.s.pending_output().len(), before, "a refused send queued bytes");
+                } else if r.is_ok() {
+                    self.note_sent(b"pz", MessageType::Binary, flags);
                 }
             }
             // Time passes (0-1000 ms): keep-alive may send a PING or PONG, or
             // abort when a PONG is overdue (dropping unwritten output).
             11 | 15 => {
                 self.now += CHUNKS[usize::from(op.a & 15)].min(1000) as u64;
-                let before = self.s.state();
+                let before = self.s.failure().is_some();
                 if self.s.poll_timeout().is_some_and(|t| t <= self.now) {
                     self.s.handle_timeout(self.now);
                 } else {
                     self.s.set_now(self.now);
                 }
-                let after = self.s.state();
-                if after == State::Aborted && before != State::Aborted {
+                if self.s.failure().is_some() && !before {
                     assert!(
-                        self.s.failure().is_some_and(|e| e.to_string().contains("Pong")),
-                        "keep-alive aborted without its message: {:?}",
+                        self.s.failure().is_some_and(|e| {
+                            let m = e.to_string();
+                            m.contains("Pong") || m.contains("Close")
+                        }),
+                        "a timeout failed without its message: {:?}",
                         self.s.failure()
                     );
+                    assert_eq!(self.s.transport_action(), TransportAction::Drop);
                     self.aborted_at.get_or_insert(self.written.len());
                 }
             }
@@ -605,7 +630,10 @@ impl Driver {
                 assert!(r.is_err(), "sending a Close as data was accepted");
             }
             31 => {
-                let _ = self.s.is_finished();
+                let _ = self.s.transport_action();
+                let _ = self.s.close_handshake_done();
+                let _ = self.s.peer_close();
+                let _ = self.s.is_drained();
                 let _ = self.s.is_receiving();
                 let _ = self.s.has_received();
                 let _ = self.s.failure().map(|e| e.to_string());

@@ -583,3 +583,56 @@ async fn requests_over_http2_use_the_invokers_credentials_and_cookies() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_server_failing_a_stream_sends_its_close_before_ending_the_stream() {
+    // Over HTTP/2 a failure's Close used to be dropped: the stream was reset
+    // (which discards queued DATA) as soon as the Close was handed to h2.
+    bounded(async {
+        let options = Options {
+            max_message_size: 1000,
+            ..Options::default()
+        };
+        let s = server(Speaks::Both, false, options).await;
+        let mut ws = s.client(HttpVersion::Http2, HttpVersionPolicy::RequestVersionExact);
+        ws.connect(&s.url("/")).await.unwrap();
+        ws.send(&[7; 4096], MessageType::Binary, SendFlags::END_OF_MESSAGE)
+            .await
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let r = ws.receive(&mut buf).await.unwrap();
+        assert_eq!(r.message_type, MessageType::Close);
+        assert_eq!(r.close_status, Some(CloseCode::MESSAGE_TOO_BIG));
+        ws.close_output(Some(CloseCode::MESSAGE_TOO_BIG), "")
+            .await
+            .unwrap();
+        assert_eq!(ws.state(), State::Closed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_that_closes_and_resets_at_once_leaves_the_connection_serving() {
+    // The server's Close answer could no longer be written (the stream was
+    // reset); its driver used to spin on it, holding the connection's lock.
+    bounded(async {
+        let s = server(Speaks::Both, false, Options::default()).await;
+        let invoker = Invoker::new(s.invoker_options());
+        for _ in 0..20 {
+            let mut ws = s.client(HttpVersion::Http2, HttpVersionPolicy::RequestVersionExact);
+            ws.connect_with(&s.url("/"), &invoker).await.unwrap();
+            ws.websocket()
+                .unwrap()
+                .close_output(Some(CloseCode::NORMAL), "")
+                .await
+                .unwrap();
+            ws.abort();
+        }
+        // The same connection still carries a WebSocket end to end.
+        let mut ws = s.client(HttpVersion::Http2, HttpVersionPolicy::RequestVersionExact);
+        ws.connect_with(&s.url("/"), &invoker).await.unwrap();
+        assert_echo(&ws, "still serving").await;
+        assert_eq!(s.connections.load(Ordering::SeqCst), 1);
+    })
+    .await;
+}

@@ -12,7 +12,10 @@ const WebSocket = require('ws');
 function attach(stream) {
   stream.setNoDelay = () => {};
   // new WebSocket(null) is a server-side socket.
-  const ws = new WebSocket(null, undefined, { maxPayload: 64 * 1024 * 1024 });
+  // closeTimeout: ws applies its 30 s default only in WebSocketServer and the URL
+  // constructor; without it, close() destroys the stream after 1 ms and can drop the
+  // peer's Close still in flight (tests/interop/h2_node_close.md).
+  const ws = new WebSocket(null, undefined, { maxPayload: 64 * 1024 * 1024, closeTimeout: 30000 });
   ws.setSocket(stream, Buffer.alloc(0), { maxPayload: 64 * 1024 * 1024 });
   return ws;
 }
