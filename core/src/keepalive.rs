@@ -29,7 +29,7 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    /// The seed's selection rule.
+    /// The selection rule of .NET's ClientWebSocket (its keep-alive documentation).
     pub fn select(interval: Millis, timeout: Millis) -> Strategy {
         match (interval.positive(), timeout.positive()) {
             (None, _) => Strategy::Off,
@@ -149,7 +149,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn selection_follows_the_seed() {
+    fn selection_follows_dotnet() {
         let s = Strategy::select;
         assert_eq!(s(Millis::ZERO, Millis::from_secs(5)), Strategy::Off);
         assert_eq!(s(Millis::Infinite, Millis::from_secs(5)), Strategy::Off);

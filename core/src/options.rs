@@ -90,7 +90,8 @@ impl<'de> Deserialize<'de> for Millis {
     }
 }
 
-/// The seed's `WebSocketDeflateOptions` (RFC 7692 parameters).
+/// .NET's `WebSocketDeflateOptions` (RFC 7692 parameters; see .NET's ClientWebSocket
+/// documentation, <https://learn.microsoft.com/dotnet/fundamentals/networking/websockets>).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct DeflateOptions {
