@@ -183,10 +183,8 @@ impl Driver {
     }
 
     fn shutdown(&mut self, cx: &mut Context<'_>, io: &mut Box<dyn Transport>) {
-        if !self.shutdown_sent {
-            if let Poll::Ready(_) = Pin::new(&mut **io).poll_shutdown(cx) {
-                self.shutdown_sent = true;
-            }
+        if !self.shutdown_sent && Pin::new(&mut **io).poll_shutdown(cx).is_ready() {
+            self.shutdown_sent = true;
         }
     }
 
