@@ -333,6 +333,8 @@ impl Session {
             return &mut [];
         }
         if self.send.unwritten_answers() > self.config.max_pending_output {
+            // The peer's stall (it does not read), not ours: keep-alive counts it.
+            self.recv.stalled = false;
             return &mut [];
         }
         self.recv.make_room();
