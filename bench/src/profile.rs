@@ -184,9 +184,17 @@ pub fn run_all(runner: &Runner) -> String {
         return format!("\n## Where the time goes (profiles)\n\n{msg}\n");
     }
     let mut counts = Counts::new();
+    // PROFILE_LIBS / PROFILE_SCENARIOS (comma-separated names, substrings of
+    // scenario names) narrow a run, e.g. to compare two builds of sockweave.
+    let only = |var: &str, name: &str| {
+        std::env::var(var).map_or(true, |v| v.split(',').any(|w| name.contains(w.trim())))
+    };
     for (si, sc) in SCENARIOS.iter().enumerate() {
+        if !only("PROFILE_SCENARIOS", sc.0) {
+            continue;
+        }
         for role in [Role::Server, Role::Client] {
-            for lib in CONTENDERS {
+            for lib in CONTENDERS.into_iter().filter(|l| only("PROFILE_LIBS", l.name())) {
                 for tool in [Tool::Callgrind, Tool::Strace] {
                     eprintln!(
                         "profile: {} {} {} ({})",

@@ -142,17 +142,12 @@ impl Sink<Message> for WebSocket {
     type Error = Error;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.poll_send_ready(cx, self.max_pending_output(), crate::websocket::current_sender())
+        self.poll_send_ready(cx, self.max_pending_output())
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
         // A whole message: queued after any message in pieces of another task ends.
-        self.queue_send(
-            crate::websocket::current_sender(),
-            item.as_bytes(),
-            item.message_type(),
-            SendFlags::END_OF_MESSAGE,
-        )
+        self.queue_send(item.as_bytes(), item.message_type(), SendFlags::END_OF_MESSAGE)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {

@@ -49,7 +49,7 @@ use sockweave_core::session::{
 };
 use sockweave_core::{CloseCode, Options};
 
-use crate::driver::{add_waker, AppRead, Shared};
+use crate::driver::{add_waker, AppRead, Inner, Shared};
 use crate::error::Error;
 use crate::transport::Transport;
 
@@ -272,28 +272,68 @@ impl WebSocket {
     /// the task that began it, and other tasks' sends wait until it ends.
     pub async fn send(&self, data: &[u8], message_type: MessageType, flags: SendFlags) -> Result<(), Error> {
         let limit = self.max_pending_output();
-        let sender = current_sender();
-        poll_fn(|cx| self.poll_send_ready(cx, limit, sender)).await?;
-        self.queue_send(sender, data, message_type, flags)?;
-        poll_fn(|cx| self.poll_output_below(cx, limit)).await
+        // Waiting for room, queueing and (usually) finding the queue back
+        // under the limit take one lock together.
+        let mut queued = false;
+        poll_fn(|cx| {
+            let mut inner = self.shared().lock();
+            if !queued {
+                if let Some(e) = inner.session.failed() {
+                    return Poll::Ready(Err(e.into()));
+                }
+                if !Self::may_queue(&inner, limit) {
+                    if inner.finished {
+                        return Poll::Ready(Err(Error::closed_prematurely()));
+                    }
+                    add_waker(&mut inner.send_wakers, cx.waker());
+                    return Poll::Pending;
+                }
+                Self::queue_locked(&mut inner, limit, data, message_type, flags)?;
+                queued = true;
+            }
+            Self::output_below_locked(&mut inner, cx, limit)
+        })
+        .await
     }
 
     pub(crate) fn max_pending_output(&self) -> usize {
         self.shared().max_pending_output
     }
 
+    /// True when this task may queue a message now: no other task's message
+    /// in pieces is in progress, and at most `limit` bytes wait to be written.
+    fn may_queue(inner: &Inner, limit: usize) -> bool {
+        (!inner.session.sending_in_pieces() || inner.session.may_send(current_sender()))
+            && inner.session.pending_output().len() <= limit
+    }
+
     /// Queues a message at once, whatever the output backlog (written at
     /// once from this task when that is best, see `driver`).
     pub(crate) fn queue_send(
         &self,
-        sender: SenderId,
         data: &[u8],
         message_type: MessageType,
         flags: SendFlags,
     ) -> Result<(), Error> {
         let max = self.max_pending_output();
-        let mut inner = self.shared().lock();
+        Self::queue_locked(&mut self.shared().lock(), max, data, message_type, flags)
+    }
+
+    fn queue_locked(
+        inner: &mut Inner,
+        max: usize,
+        data: &[u8],
+        message_type: MessageType,
+        flags: SendFlags,
+    ) -> Result<(), Error> {
         let in_pieces = inner.session.sending_in_pieces();
+        // Who sends matters only for messages in pieces (a whole message
+        // between them is any sender's).
+        let sender = if in_pieces || !flags.end_of_message {
+            current_sender()
+        } else {
+            SenderId::ANY
+        };
         let r = inner.send(max, data.len(), |session, direct_min, write| {
             session.send_with(sender, data, message_type, flags, direct_min, |head, payload| {
                 write(head, payload)
@@ -305,10 +345,7 @@ impl WebSocket {
                 w.wake();
             }
         }
-        match r {
-            Ok(()) => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+        r.map_err(Error::from)
     }
 
     /// Answers the peer's Close with its own status (the `Stream` face does
@@ -342,19 +379,13 @@ impl WebSocket {
         Ok(())
     }
 
-    /// Ready when `sender` may queue a message: no other sender's message in
-    /// pieces is in progress and at most `limit` bytes wait to be written.
-    pub(crate) fn poll_send_ready(
-        &self,
-        cx: &mut Context<'_>,
-        limit: usize,
-        sender: SenderId,
-    ) -> Poll<Result<(), Error>> {
+    /// Ready when this task may queue a message (see `may_queue`).
+    pub(crate) fn poll_send_ready(&self, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
         let mut inner = self.shared().lock();
         if let Some(e) = inner.session.failed() {
             return Poll::Ready(Err(e.into()));
         }
-        if inner.session.may_send(sender) && inner.session.pending_output().len() <= limit {
+        if Self::may_queue(&inner, limit) {
             return Poll::Ready(Ok(()));
         }
         if inner.finished {
@@ -366,7 +397,10 @@ impl WebSocket {
 
     /// Ready once at most `limit` bytes wait to be written.
     pub(crate) fn poll_output_below(&self, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
-        let mut inner = self.shared().lock();
+        Self::output_below_locked(&mut self.shared().lock(), cx, limit)
+    }
+
+    fn output_below_locked(inner: &mut Inner, cx: &mut Context<'_>, limit: usize) -> Poll<Result<(), Error>> {
         if let Some(e) = inner.session.failed() {
             return Poll::Ready(Err(e.into()));
         }

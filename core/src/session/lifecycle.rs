@@ -158,6 +158,7 @@ impl Session {
     /// Tells the session the time (milliseconds since it was created, never
     /// going back). Input processed afterwards counts as heard at this time;
     /// [`handle_timeout`](Self::handle_timeout) does it too.
+    #[inline]
     pub fn set_now(&mut self, now: u64) {
         self.now = self.now.max(now);
         let l = &mut self.life;
@@ -168,6 +169,7 @@ impl Session {
     /// When [`handle_timeout`](Self::handle_timeout) should next be called
     /// (same clock as [`set_now`](Self::set_now)); `None` if no timer is
     /// needed. A deadline at or before the time last given means "now".
+    #[inline]
     pub fn poll_timeout(&self) -> Option<u64> {
         let l = &self.life;
         let mut next: Option<u64> = None;
@@ -261,6 +263,7 @@ impl Session {
     /// side is still owed our Close answer: the transport stays until it is
     /// written. An abort, a transport failure, a close or keep-alive timeout
     /// release it at once.
+    #[inline]
     pub fn transport_action(&self) -> TransportAction {
         let l = &self.life;
         if l.hard_end {
@@ -438,6 +441,7 @@ impl Session {
 
     /// Starts a receive. One receive at a time, as .NET: a second one
     /// while another is pending is refused.
+    #[inline]
     pub fn begin_receive(&mut self) -> Result<(), Error> {
         if self.life.receiving {
             return Err(invalid_state(
@@ -450,12 +454,14 @@ impl Session {
     }
 
     /// The receive begun with [`begin_receive`](Self::begin_receive) completed or was dropped.
+    #[inline]
     pub fn end_receive(&mut self) {
         self.life.receiving = false;
     }
 
     /// True when [`receive`](Self::receive) has something to return without
     /// more input: message data, a Close, or an error.
+    #[inline]
     pub fn has_received(&self) -> bool {
         let l = &self.life;
         l.aborted || l.close_seen || l.failure.is_some() || self.recv.has_items()
@@ -511,6 +517,7 @@ impl Session {
     }
 
     /// Whether sending is possible; reports a failure if not.
+    #[inline]
     pub(super) fn check_can_send(&mut self) -> Result<(), Error> {
         if self.life.aborted || self.life.failure.is_some() {
             return Err(self.report_failure());

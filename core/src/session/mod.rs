@@ -179,6 +179,7 @@ impl Session {
     }
 
     /// The connection's state as the application has seen it (see the module docs).
+    #[inline]
     pub fn state(&self) -> State {
         self.life.state
     }
@@ -201,6 +202,7 @@ impl Session {
 
     /// The error that failed the connection, if it failed (whether or not an
     /// operation has reported it to the application yet).
+    #[inline]
     pub fn failure(&self) -> Option<&Error> {
         self.life.failure.as_ref()
     }
@@ -208,12 +210,17 @@ impl Session {
     /// The error that failed the connection, reported to the application:
     /// the state becomes `Aborted` (unless the close handshake already
     /// completed for it). `None` if the connection has not failed.
+    #[inline]
     pub fn failed(&mut self) -> Option<Error> {
-        self.life.failure.is_some().then(|| self.report_failure())
+        if self.life.failure.is_none() {
+            return None;
+        }
+        Some(self.report_failure())
     }
 
     /// True while input is still parsed: not after a Close, a failure or end
     /// of file. (Once false, a backend may read only to notice end of file.)
+    #[inline]
     pub fn is_receiving(&self) -> bool {
         self.recv.is_open()
     }

@@ -339,7 +339,11 @@ impl Session {
         }
         self.recv.make_room();
         let filled = self.recv.filled;
-        let room = self.recv.room().min(self.recv.buf.len() - filled);
+        let mut room = self.recv.buf.len() - filled;
+        if !self.recv.items.is_empty() {
+            // Queued deliveries count against the buffer too.
+            room = room.min(self.recv.room());
+        }
         self.recv.stalled = room == 0;
         if self.recv.stalled {
             // Our stall, not the peer's silence.

@@ -111,14 +111,8 @@ impl Sender {
         self.pong_bytes += len;
     }
 
-    /// Bytes of PONG answers queued and not written yet.
-    pub(super) fn unwritten_answers(&self) -> usize {
-        self.pong_bytes
-    }
-
-    /// `n` more bytes of `out` were written.
-    fn advance(&mut self, n: usize) {
-        self.written = (self.written + n).min(self.out.len());
+    /// The PONGs before `written` went out.
+    fn forget_written_pongs(&mut self) {
         if self.pong_at.is_some_and(|(at, _)| self.written > at) {
             self.pong_at = None;
         }
@@ -128,6 +122,19 @@ impl Sender {
             }
             self.pongs.pop_front();
             self.pong_bytes -= len;
+        }
+    }
+
+    /// Bytes of PONG answers queued and not written yet.
+    pub(super) fn unwritten_answers(&self) -> usize {
+        self.pong_bytes
+    }
+
+    /// `n` more bytes of `out` were written.
+    fn advance(&mut self, n: usize) {
+        self.written = (self.written + n).min(self.out.len());
+        if self.pong_bytes != 0 {
+            self.forget_written_pongs();
         }
         if self.written == self.out.len() {
             self.out.clear();
@@ -199,12 +206,14 @@ impl Session {
     }
 
     /// True while a message sent in pieces has not had its last piece.
+    #[inline]
     pub fn sending_in_pieces(&self) -> bool {
         self.send.continuing.is_some()
     }
 
     /// False while a message sent in pieces by another sender is in
     /// progress: `sender`'s message must wait until that one ends.
+    #[inline]
     pub fn may_send(&self, sender: SenderId) -> bool {
         self.send.continuing.is_none_or(|(_, owner)| owner == sender)
     }
@@ -415,6 +424,7 @@ impl Session {
     }
 
     /// Frame bytes waiting to be written to the transport.
+    #[inline]
     pub fn pending_output(&self) -> &[u8] {
         &self.send.out[self.send.written..]
     }
