@@ -212,9 +212,7 @@ impl Session {
     /// completed for it). `None` if the connection has not failed.
     #[inline]
     pub fn failed(&mut self) -> Option<Error> {
-        if self.life.failure.is_none() {
-            return None;
-        }
+        self.life.failure.as_ref()?;
         Some(self.report_failure())
     }
 
