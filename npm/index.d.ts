@@ -61,6 +61,22 @@ export interface Options {
   closeTimeout?: Millis;
   /** Bytes queued for writing before `send` waits (default 262144). */
   maxPendingOutput?: number;
+  /**
+   * Servers: the origins allowed to open a WebSocket (`'https://app.example'`);
+   * others get 403. Empty (the default): any origin. Browsers do not apply the
+   * same-origin policy to WebSockets: see README "Cross-site WebSocket hijacking".
+   */
+  allowedOrigins?: string[];
+  /** Servers with `allowedOrigins`: also accept requests without `Origin` (non-browser clients). */
+  allowMissingOrigin?: boolean;
+  /** Native HTTP/2 servers only (Node's `http2` server has its own settings): streams open at once per connection (128). */
+  maxConcurrentStreams?: number;
+  /** Native HTTP/2 servers only: largest ordinary request body (1 MiB; 413 above). */
+  maxRequestBodySize?: number;
+  /** Native HTTP/2 servers only: request body bytes buffered per connection (4 MiB). */
+  maxBufferedRequestBytes?: number;
+  /** Native HTTP/2 servers only: GOAWAY after this long without a stream; reset a stalled body (60000). */
+  idleTimeout?: Millis;
 }
 
 /** `ClientWebSocket` options: the engine's options, plus Node's. */

@@ -15,7 +15,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::handshake::HandshakeLimits;
+use crate::headers::HandshakeLimits;
 
 /// A duration in milliseconds, or infinite (.NET's `Timeout.InfiniteTimeSpan`).
 ///
@@ -265,7 +265,11 @@ impl<'de> Deserialize<'de> for HeaderList {
 /// - clients (`ClientWebSocket`): `subProtocols` (offered), `requestHeaders`,
 ///   `httpVersion`, `httpVersionPolicy`;
 /// - stream-created sockets (`CreateFromStream`): `isServer`, `subProtocol`
-///   (already negotiated by whoever did the handshake).
+///   (already negotiated by whoever did the handshake);
+/// - servers: `subProtocols` (accepted, in preference order),
+///   `allowedOrigins`, `allowMissingOrigin`; over HTTP/2 also
+///   `maxConcurrentStreams`, `maxRequestBodySize`, `maxBufferedRequestBytes`,
+///   `idleTimeout`.
 ///
 /// ```
 /// use sockweave_core::options::{Millis, Options};
@@ -310,6 +314,25 @@ pub struct Options {
     pub close_timeout: Millis,
     /// Bytes of frames queued for writing before `send` waits (backpressure).
     pub max_pending_output: usize,
+    /// Servers: the origins allowed to open a WebSocket, exactly as browsers
+    /// send them (`"https://app.example"`, `"http://localhost:8080"`); others
+    /// get 403. Empty: any origin (see README "Cross-site WebSocket hijacking").
+    pub allowed_origins: Vec<String>,
+    /// Servers with `allowed_origins`: also accept requests without an
+    /// `Origin` header (non-browser clients; browsers always send one).
+    pub allow_missing_origin: bool,
+    /// HTTP/2 servers: streams a client may have open at once on one
+    /// connection (WebSockets and requests; SETTINGS_MAX_CONCURRENT_STREAMS).
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 servers: the largest body of an ordinary request (413 above it).
+    pub max_request_body_size: usize,
+    /// HTTP/2 servers: bytes of request bodies buffered at once on one
+    /// connection; streams beyond it wait for the application (flow control).
+    pub max_buffered_request_bytes: usize,
+    /// HTTP/2 servers: a connection with no open stream for this long is
+    /// closed (GOAWAY); a request body that makes no progress for this long
+    /// is reset.
+    pub idle_timeout: Millis,
 }
 
 impl Default for Options {
@@ -332,6 +355,12 @@ impl Default for Options {
             handshake_timeout: Millis::from_secs(10),
             close_timeout: Millis::from_secs(10),
             max_pending_output: 256 * 1024,
+            allowed_origins: Vec::new(),
+            allow_missing_origin: false,
+            max_concurrent_streams: 128,
+            max_request_body_size: 1 << 20,
+            max_buffered_request_bytes: 4 << 20,
+            idle_timeout: Millis::from_secs(60),
         }
     }
 }
@@ -374,6 +403,12 @@ impl Options {
         "handshakeTimeout",
         "closeTimeout",
         "maxPendingOutput",
+        "allowedOrigins",
+        "allowMissingOrigin",
+        "maxConcurrentStreams",
+        "maxRequestBodySize",
+        "maxBufferedRequestBytes",
+        "idleTimeout",
     ];
     /// The keys of `dangerousDeflateOptions`.
     pub const DEFLATE_KEYS: &'static [&'static str] = &[
@@ -407,57 +442,94 @@ impl Options {
                 }
             }
         }
-        if self.receive_buffer_size < 256 {
-            return err(
+        // Every size has a ceiling: a value a peer can make us allocate must
+        // not be one that fails the allocation (in wasm that ends every
+        // connection of the process).
+        for (key, value, min, max) in [
+            (
                 "receiveBufferSize",
-                format!(
-                    "{} is too small; use at least 256 bytes",
-                    self.receive_buffer_size
-                ),
-            );
-        }
-        if self.max_frame_size == 0 {
-            return err("maxFrameSize", String::from("must be at least 1"));
-        }
-        if self.max_message_size == 0 {
-            return err("maxMessageSize", String::from("must be at least 1"));
-        }
-        if self.max_handshake_header_bytes < 256 {
-            return err(
+                self.receive_buffer_size as u64,
+                256,
+                Self::MAX_RECEIVE_BUFFER_SIZE,
+            ),
+            ("maxFrameSize", self.max_frame_size, 1, Self::MAX_MESSAGE_SIZE),
+            ("maxMessageSize", self.max_message_size, 1, Self::MAX_MESSAGE_SIZE),
+            (
                 "maxHandshakeHeaderBytes",
-                format!(
-                    "{} is too small; use at least 256",
-                    self.max_handshake_header_bytes
-                ),
-            );
-        }
-        if self.max_handshake_headers < 8 {
-            return err(
-                "maxHandshakeHeaders",
-                format!("{} is too small; use at least 8", self.max_handshake_headers),
-            );
+                self.max_handshake_header_bytes as u64,
+                256,
+                1 << 20,
+            ),
+            ("maxHandshakeHeaders", self.max_handshake_headers as u64, 8, 1024),
+            ("maxPendingOutput", self.max_pending_output as u64, 0, 1 << 30),
+            (
+                "maxConcurrentStreams",
+                u64::from(self.max_concurrent_streams),
+                1,
+                10_000,
+            ),
+            (
+                "maxRequestBodySize",
+                self.max_request_body_size as u64,
+                0,
+                1 << 30,
+            ),
+            (
+                "maxBufferedRequestBytes",
+                self.max_buffered_request_bytes as u64,
+                0,
+                1 << 30,
+            ),
+        ] {
+            if value < min {
+                return err(key, format!("{value} is too small; use at least {min}"));
+            }
+            if value > max {
+                return err(key, format!("{value} is too large; the limit is {max}"));
+            }
         }
         for (key, t) in [
             ("handshakeTimeout", self.handshake_timeout),
             ("closeTimeout", self.close_timeout),
+            ("idleTimeout", self.idle_timeout),
         ] {
             if t == Millis::ZERO {
                 return err(key, String::from("must be positive (or \"infinite\")"));
             }
         }
-        if let Err(e) = crate::handshake::validate_subprotocols(&self.sub_protocols) {
+        if let Err(e) = crate::headers::validate_subprotocols(&self.sub_protocols) {
             return err("subProtocols", String::from(e.message()));
         }
         if let Some(p) = &self.sub_protocol {
-            if let Err(e) = crate::handshake::validate_subprotocols(core::slice::from_ref(p)) {
+            if let Err(e) = crate::headers::validate_subprotocols(core::slice::from_ref(p)) {
                 return err("subProtocol", String::from(e.message()));
             }
         }
-        if let Err(e) = crate::handshake::validate_extra_headers(&self.request_headers.0) {
+        if let Err(e) = crate::headers::validate_extra_headers(&self.request_headers.0) {
             return err("requestHeaders", String::from(e.message()));
+        }
+        for o in &self.allowed_origins {
+            if o.is_empty()
+                || o.ends_with('/')
+                || !o.contains("://")
+                || o.bytes().any(|b| b <= b' ' || b == 0x7f)
+            {
+                return err(
+                    "allowedOrigins",
+                    format!(
+                        "{o:?} is not an origin; write scheme://host[:port], e.g. \"https://app.example\""
+                    ),
+                );
+            }
         }
         Ok(())
     }
+
+    /// The largest `receiveBufferSize`.
+    pub const MAX_RECEIVE_BUFFER_SIZE: u64 = 64 << 20;
+    /// The largest `maxMessageSize` and `maxFrameSize` (a message is never
+    /// held whole by the engine, so this bounds counters, not memory).
+    pub const MAX_MESSAGE_SIZE: u64 = 1 << 40;
 
     /// The handshake parser limits these options ask for.
     pub fn handshake_limits(&self) -> HandshakeLimits {
@@ -535,6 +607,41 @@ mod tests {
             serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "requestVersionOrHigher"}"#).is_ok()
         );
         assert!(serde_json::from_str::<Options>(r#"{"httpVersionPolicy": "orHigher"}"#).is_err());
+    }
+
+    #[test]
+    fn every_size_has_a_ceiling() {
+        for (json, key) in [
+            (r#"{"receiveBufferSize": 4294967296}"#, "receiveBufferSize"),
+            (r#"{"maxHandshakeHeaders": 100000000}"#, "maxHandshakeHeaders"),
+            (
+                r#"{"maxHandshakeHeaderBytes": 4294967296}"#,
+                "maxHandshakeHeaderBytes",
+            ),
+            (r#"{"maxMessageSize": 18446744073709551615}"#, "maxMessageSize"),
+            (r#"{"maxFrameSize": 18446744073709551615}"#, "maxFrameSize"),
+            (r#"{"maxPendingOutput": 4294967296}"#, "maxPendingOutput"),
+            (r#"{"maxConcurrentStreams": 0}"#, "maxConcurrentStreams"),
+            (r#"{"maxConcurrentStreams": 10001}"#, "maxConcurrentStreams"),
+            (r#"{"idleTimeout": 0}"#, "idleTimeout"),
+            (
+                r#"{"allowedOrigins": ["https://app.example/"]}"#,
+                "allowedOrigins",
+            ),
+            (r#"{"allowedOrigins": ["app.example"]}"#, "allowedOrigins"),
+        ] {
+            let o: Options = serde_json::from_str(json).unwrap();
+            let e = o.validate().unwrap_err();
+            assert_eq!(e.key, key, "{json}");
+            assert!(!e.to_string().is_empty());
+        }
+        // The ceilings themselves are accepted.
+        let o: Options = serde_json::from_str(
+            r#"{"receiveBufferSize": 67108864, "maxHandshakeHeaders": 1024,
+                "allowedOrigins": ["https://app.example", "http://localhost:8080"]}"#,
+        )
+        .unwrap();
+        o.validate().unwrap();
     }
 }
 

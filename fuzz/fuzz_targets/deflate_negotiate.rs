@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         assert!((8..=15).contains(&params.server_max_window_bits));
         assert!((8..=15).contains(&params.client_max_window_bits));
         // The server never compresses with a larger window than it allows itself
-        // (8 is served by 9, see deflate/codec.rs).
+        // (8 is served by 9, see deflate/compress.rs).
         assert!(params.server_max_window_bits <= ours.server_max_window_bits.max(9));
         if !ours.server_context_takeover {
             assert!(params.server_no_context_takeover);

@@ -25,11 +25,13 @@
 //! # Ok(()) }
 //! ```
 
+mod accept_any;
 mod client;
 mod driver;
 mod error;
 mod http2;
 mod invoker;
+mod message;
 mod proxy;
 mod server;
 mod stream;
@@ -37,18 +39,20 @@ mod tls;
 mod transport;
 mod websocket;
 
+pub use accept_any::{accept_any, Accepting};
 pub use client::{ClientWebSocket, ClientWebSocketOptions, CookieJar, Credentials};
 pub use error::{Error, ErrorKind};
 pub use http2::server::{accept_h2, accept_h2_with, H2Connection, HttpExchange, Incoming};
 pub use invoker::{Invoker, InvokerOptions, Request, Response};
+pub use message::Message;
 pub use proxy::Proxy;
-pub use server::{accept, accept_any, accept_with, Accepted, Accepting, Rejected};
+pub use server::{accept, accept_with, Accepted, Rejected};
 pub use sockweave_core as core;
 pub use sockweave_core::handshake::{HttpResponse, ServerRequest};
 pub use sockweave_core::options::{DeflateOptions, HttpVersion, HttpVersionPolicy, Millis, Options};
 pub use sockweave_core::session::{MessageType, ReceiveResult, SendFlags, State};
 pub use sockweave_core::CloseCode;
-pub use stream::{Message, ReadHalf, WriteHalf};
+pub use stream::{ReadHalf, WriteHalf};
 pub use tls::{
     server_config as tls_server_config, CertificateCheck, CertificateContext, ClientCertificate,
     RootCertificates,

@@ -2,7 +2,6 @@
 //! and [`split`](crate::WebSocket::split) into halves for two tasks.
 
 use std::pin::Pin;
-use std::sync::atomic::AtomicU8;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -11,119 +10,8 @@ use sockweave_core::session::{MessageType, SendFlags, State};
 use sockweave_core::CloseCode;
 
 use crate::error::Error;
+use crate::message::Message;
 use crate::websocket::WebSocket;
-
-/// A whole message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Message {
-    Text(String),
-    Binary(Vec<u8>),
-}
-
-impl Message {
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            Message::Text(s) => s.as_bytes(),
-            Message::Binary(b) => b,
-        }
-    }
-
-    pub fn message_type(&self) -> MessageType {
-        match self {
-            Message::Text(_) => MessageType::Text,
-            Message::Binary(_) => MessageType::Binary,
-        }
-    }
-}
-
-impl From<String> for Message {
-    fn from(s: String) -> Self {
-        Message::Text(s)
-    }
-}
-
-impl From<&str> for Message {
-    fn from(s: &str) -> Self {
-        Message::Text(s.to_owned())
-    }
-}
-
-impl From<Vec<u8>> for Message {
-    fn from(b: Vec<u8>) -> Self {
-        Message::Binary(b)
-    }
-}
-
-/// Reading pieces into a growing buffer: the first read is small so small
-/// messages cost little, later reads grow with the message.
-const FIRST_READ: usize = 4096;
-
-/// Assembles whole messages from [`WebSocket::poll_receive`] results.
-#[derive(Default)]
-pub(crate) struct Assembler {
-    buf: Vec<u8>,
-    /// The receive slot while a message is partly taken (see `WebSocket::poll_receive`).
-    hold: AtomicU8,
-}
-
-impl Assembler {
-    pub(crate) fn poll_message(
-        &mut self,
-        ws: &WebSocket,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Message, Error>>> {
-        loop {
-            let len = self.buf.len();
-            let want = (len / 2).clamp(FIRST_READ, 1 << 20);
-            self.buf.resize(len + want, 0);
-            let r = ws.poll_receive(cx, &mut self.buf[len..], &self.hold);
-            let r = match r {
-                Poll::Pending => {
-                    self.buf.truncate(len);
-                    return Poll::Pending;
-                }
-                Poll::Ready(r) => r,
-            };
-            match r {
-                Err(e) => {
-                    self.buf.clear();
-                    // After the Close the stream has ended; anything else is an error.
-                    return Poll::Ready(match ws.state() {
-                        State::Closed | State::CloseReceived
-                            if e.kind() == crate::ErrorKind::InvalidState =>
-                        {
-                            None
-                        }
-                        _ => Some(Err(e)),
-                    });
-                }
-                Ok(r) => {
-                    self.buf.truncate(len + r.count);
-                    match r.message_type {
-                        MessageType::Close => {
-                            self.buf.clear();
-                            // Answer the peer's Close with the same status, as RFC 6455 asks.
-                            let _ = ws.answer_close();
-                            return Poll::Ready(None);
-                        }
-                        _ if !r.end_of_message => continue,
-                        MessageType::Text => {
-                            let data = std::mem::take(&mut self.buf);
-                            // The engine validated the UTF-8 already.
-                            let s = String::from_utf8(data).map_err(|_| {
-                                Error::new(crate::ErrorKind::Faulted, "internal: validated text is not UTF-8")
-                            });
-                            return Poll::Ready(Some(s.map(Message::Text)));
-                        }
-                        MessageType::Binary => {
-                            return Poll::Ready(Some(Ok(Message::Binary(std::mem::take(&mut self.buf)))));
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
 
 impl Stream for WebSocket {
     type Item = Result<Message, Error>;
@@ -173,9 +61,13 @@ pub struct WriteHalf {
     ws: WebSocket,
 }
 
-pub(crate) fn split(ws: WebSocket) -> (ReadHalf, WriteHalf) {
-    let w = ws.clone_handle();
-    (ReadHalf { ws }, WriteHalf { ws: w })
+impl WebSocket {
+    /// Splits into a receiving and a sending half, for use from two tasks.
+    /// The connection is aborted when both halves are dropped without closing.
+    pub fn split(self) -> (ReadHalf, WriteHalf) {
+        let w = self.clone_handle();
+        (ReadHalf { ws: self }, WriteHalf { ws: w })
+    }
 }
 
 impl ReadHalf {

@@ -1,7 +1,7 @@
 //! [`WebSocket`]: the core engine on a tokio byte stream (.NET's
 //! `WebSocket.CreateFromStream`).
 //!
-//! Each WebSocket has a driver task (`driver.rs`) so that PINGs are answered,
+//! Each WebSocket has a driver task (`driver/`) so that PINGs are answered,
 //! PONGs are seen and Close frames are processed even while the application
 //! is busy (this removes .NET's "keep a receive pending" rule). When the
 //! receive buffer is full, reading stops: the peer is throttled by TCP (or
@@ -49,8 +49,9 @@ use sockweave_core::session::{
 };
 use sockweave_core::{CloseCode, Options};
 
-use crate::driver::{add_waker, AppRead, Inner, Shared};
+use crate::driver::{add_waker, AppRead, Connection, Inner};
 use crate::error::Error;
+use crate::message::Message;
 use crate::transport::Transport;
 
 /// A WebSocket connection over any [`Transport`], in either role.
@@ -70,11 +71,11 @@ use crate::transport::Transport;
 /// # Ok(()) }
 /// ```
 pub struct WebSocket {
-    /// Shared with the driver task and the other handles of this connection
-    /// (split halves); `Shared::handles` counts the handles.
-    shared: Arc<Shared>,
+    /// Connection with the driver task and the other handles of this connection
+    /// (split halves); `Connection::handles` counts the handles.
+    shared: Arc<Connection>,
     /// A partly received message, for the `Stream` face.
-    pub(crate) assembler: crate::stream::Assembler,
+    pub(crate) assembler: Assembler,
 }
 
 /// The connection is aborted when the last handle goes away.
@@ -129,7 +130,7 @@ impl WebSocket {
         }
     }
 
-    fn shared(&self) -> &Shared {
+    fn shared(&self) -> &Connection {
         &self.shared
     }
 
@@ -169,7 +170,7 @@ impl WebSocket {
         /// What this receive holds: the one-receive slot, and reading while
         /// it is registered with the transport. Both go back if it is dropped.
         // An atomic only so the future stays `Send`; one task uses it.
-        struct Hold<'a>(&'a Shared, AtomicU8);
+        struct Hold<'a>(&'a Connection, AtomicU8);
         impl Drop for Hold<'_> {
             fn drop(&mut self) {
                 let held = self.1.load(Ordering::Relaxed);
@@ -240,7 +241,7 @@ impl WebSocket {
                     Poll::Ready(Err(Error::closed_prematurely()))
                 }
                 Ok(None) => {
-                    inner.needs_input();
+                    inner.app_wants_more();
                     if app_reads {
                         match inner.read_for_receive(shared, cx, buf) {
                             AppRead::Again => continue,
@@ -452,12 +453,6 @@ impl WebSocket {
         inner.wake_app();
     }
 
-    /// Splits into a receiving and a sending half, for use from two tasks.
-    /// The connection is aborted when both halves are dropped without closing.
-    pub fn split(self) -> (crate::stream::ReadHalf, crate::stream::WriteHalf) {
-        crate::stream::split(self)
-    }
-
     pub(crate) fn clone_handle(&self) -> WebSocket {
         self.shared.handles.fetch_add(1, Ordering::Relaxed);
         WebSocket {
@@ -526,4 +521,75 @@ fn queue_then_write(
     let n = write(session.pending_output(), &[]);
     session.consume_output(n);
     Ok(())
+}
+
+/// Reading pieces into a growing buffer: the first read is small so small
+/// messages cost little, later reads grow with the message.
+const FIRST_READ: usize = 4096;
+
+/// Assembles whole messages from [`WebSocket::poll_receive`] results.
+#[derive(Default)]
+pub(crate) struct Assembler {
+    buf: Vec<u8>,
+    /// The receive slot while a message is partly taken (see `WebSocket::poll_receive`).
+    hold: AtomicU8,
+}
+
+impl Assembler {
+    pub(crate) fn poll_message(
+        &mut self,
+        ws: &WebSocket,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Message, Error>>> {
+        loop {
+            let len = self.buf.len();
+            let want = (len / 2).clamp(FIRST_READ, 1 << 20);
+            self.buf.resize(len + want, 0);
+            let r = ws.poll_receive(cx, &mut self.buf[len..], &self.hold);
+            let r = match r {
+                Poll::Pending => {
+                    self.buf.truncate(len);
+                    return Poll::Pending;
+                }
+                Poll::Ready(r) => r,
+            };
+            match r {
+                Err(e) => {
+                    self.buf.clear();
+                    // After the Close the stream has ended; anything else is an error.
+                    return Poll::Ready(match ws.state() {
+                        State::Closed | State::CloseReceived
+                            if e.kind() == crate::ErrorKind::InvalidState =>
+                        {
+                            None
+                        }
+                        _ => Some(Err(e)),
+                    });
+                }
+                Ok(r) => {
+                    self.buf.truncate(len + r.count);
+                    match r.message_type {
+                        MessageType::Close => {
+                            self.buf.clear();
+                            // Answer the peer's Close with the same status, as RFC 6455 asks.
+                            let _ = ws.answer_close();
+                            return Poll::Ready(None);
+                        }
+                        _ if !r.end_of_message => continue,
+                        MessageType::Text => {
+                            let data = std::mem::take(&mut self.buf);
+                            // The engine validated the UTF-8 already.
+                            let s = String::from_utf8(data).map_err(|_| {
+                                Error::new(crate::ErrorKind::Faulted, "internal: validated text is not UTF-8")
+                            });
+                            return Poll::Ready(Some(s.map(Message::Text)));
+                        }
+                        MessageType::Binary => {
+                            return Poll::Ready(Some(Ok(Message::Binary(std::mem::take(&mut self.buf)))));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! Who does the I/O: a waiting `receive` reads the transport itself and a
-//! reply is written from the sender's task (see native/src/driver.rs), yet
+//! reply is written from the sender's task (see native/src/driver/app.rs), yet
 //! the driver still answers PINGs whenever no receive is waiting, replies to
 //! a batch of requests are written together, and large payloads read
 //! straight into the caller's buffer arrive exact and checked.

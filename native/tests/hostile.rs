@@ -361,3 +361,87 @@ async fn an_http2_connection_dying_fails_every_websocket_on_it() {
     })
     .await;
 }
+
+/// Cross-site WebSocket hijacking: with `allowed_origins`, a page from
+/// another origin (or a request without `Origin`, unless allowed) gets 403 on
+/// HTTP/1.1 and on HTTP/2 alike; the listed origin gets its WebSocket.
+#[tokio::test]
+async fn only_allowed_origins_get_a_websocket_on_either_protocol() {
+    bounded(async {
+        let options = Options {
+            allowed_origins: vec!["https://app.example".into()],
+            ..Options::default()
+        };
+        let (listener, port) = listen().await;
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let options = options.clone();
+                tokio::spawn(async move {
+                    match sockweave::accept_any(tcp, &options).await {
+                        Ok(sockweave::Accepting::WebSocket(ws)) => common::echo(&ws).await,
+                        Ok(sockweave::Accepting::Http2(mut conn)) => {
+                            while let Some(incoming) = conn.accept().await {
+                                if let sockweave::Incoming::WebSocket(ws, _) = incoming {
+                                    tokio::spawn(async move { common::echo(&ws).await });
+                                }
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                });
+            }
+        });
+        let url = format!("ws://127.0.0.1:{port}/");
+        for h2 in [false, true] {
+            let client = |origin: Option<&str>| {
+                let mut ws = if h2 {
+                    h2_only_client()
+                } else {
+                    ClientWebSocket::new()
+                };
+                if let Some(o) = origin {
+                    ws.options_mut().set_request_header("Origin", o);
+                }
+                ws
+            };
+            for origin in [Some("https://evil.example"), Some("http://app.example"), None] {
+                let mut ws = client(origin);
+                let e = ws.connect(&url).await.unwrap_err();
+                assert!(e.to_string().contains("403"), "h2={h2} origin={origin:?}: {e}");
+            }
+            let mut ws = client(Some("https://app.example"));
+            ws.connect(&url).await.unwrap_or_else(|e| panic!("h2={h2}: {e}"));
+            common::assert_echo(&ws, "hello").await;
+        }
+    })
+    .await;
+}
+
+/// An upgrade request that announces a body is refused with 400 before any
+/// of its bytes can be read as WebSocket frames (request smuggling).
+#[tokio::test]
+async fn an_upgrade_request_with_a_body_gets_400() {
+    bounded(async {
+        let (listener, port) = listen().await;
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let _ = sockweave::accept(tcp, &Options::default()).await;
+                });
+            }
+        });
+        let head = "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+        for extra in [
+            "Content-Length: 5\r\n\r\nhello",
+            "Content-Length: 0\r\nContent-Length: 5\r\n\r\nhello",
+            "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ] {
+            let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            tcp.write_all(format!("{head}{extra}").as_bytes()).await.unwrap();
+            let answer = String::from_utf8_lossy(&drain(tcp).await).into_owned();
+            assert!(answer.starts_with("HTTP/1.1 400"), "{extra:?}: {answer}");
+        }
+    })
+    .await;
+}

@@ -59,8 +59,13 @@ for kind in py node; do
             else
                 bad "$name: unexpected error: $err"
             fi
-            if (sleep 1) | timeout 20 "$BIN" connect "$url/" --insecure >/dev/null 2>&1; then
+            if err="$( (sleep 1) | timeout 20 "$BIN" connect "$url/" --insecure 2>&1 >/dev/null)"; then
                 ok "$name: --insecure connects"
+                if grep -q "warning: --insecure turns off certificate verification" <<<"$err"; then
+                    ok "$name: --insecure warns on stderr"
+                else
+                    bad "$name: --insecure gave no warning on stderr: '$err'"
+                fi
             else
                 bad "$name: --insecure failed"
             fi

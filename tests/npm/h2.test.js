@@ -164,6 +164,28 @@ test('acceptH2 refuses invalid extended CONNECTs with the engine status; decide(
   }
 });
 
+test('acceptH2 with allowedOrigins: 403 for another origin or none, a WebSocket for the listed one', async () => {
+  const srv = await h2Server({ options: { allowedOrigins: ['https://app.example'] } });
+  try {
+    const url = `ws://127.0.0.1:${srv.port}/`;
+    for (const origin of ['https://evil.example', 'http://app.example', undefined]) {
+      const c = new ClientWebSocket({ ...H2, requestHeaders: origin ? { Origin: origin } : {} });
+      await assert.rejects(c.connect(url), (e) => {
+        assert.equal(e.code, 'NotAWebSocket', String(origin));
+        assert.equal(e.response.status, 403, String(origin));
+        return true;
+      });
+    }
+    const c = new ClientWebSocket({ ...H2, requestHeaders: { Origin: 'https://app.example' } });
+    await within(10000, c.connect(url), 'connect');
+    await c.send('hi');
+    assert.equal((await within(5000, c.receiveMessage(), 'echo')).text, 'hi');
+    await within(5000, c.close(1000, ''), 'close');
+  } finally {
+    srv.server.close();
+  }
+});
+
 const PEERS = [
   ['Node ws on node:http2', () => [process.execPath, [path.join(ROOT, 'tests', 'interop', 'h2_peers.js'), 'server']],
     { NODE_PATH: path.join(ROOT, 'tests', 'peers', 'node', 'node_modules') }],

@@ -145,6 +145,7 @@ pub fn normalize_options(options: JsValue) -> Result<JsValue, JsValue> {
     for (k, m) in [
         ("handshakeTimeout", o.handshake_timeout),
         ("closeTimeout", o.close_timeout),
+        ("idleTimeout", o.idle_timeout),
     ] {
         set(&v, k, JsValue::from(millis_to_js(m)));
     }
@@ -833,12 +834,15 @@ fn parse_with(buf: &[u8], o: Options) -> Result<Option<ServerHandshake>, JsValue
     let limits: HandshakeLimits = o.handshake_limits();
     match hs::parse_request(buf, limits) {
         Ok(None) => Ok(None),
-        Ok(Some((req, n))) => Ok(Some(ServerHandshake {
-            req,
-            options: o,
-            consumed: n,
-            config: None,
-        })),
+        Ok(Some((req, n))) => {
+            req.admit(&o).map_err(|e| request_error(&e))?;
+            Ok(Some(ServerHandshake {
+                req,
+                options: o,
+                consumed: n,
+                config: None,
+            }))
+        }
         Err(e) => Err(request_error(&e)),
     }
 }
@@ -868,6 +872,7 @@ pub fn parse_h2_request(
         authority.as_deref(),
         headers,
     )
+    .and_then(|req| req.admit(&o).map(|()| req))
     .map(|req| ServerHandshake {
         req,
         options: o,

@@ -3,7 +3,7 @@
 //!
 //! - `negotiate.rs`: offers and answers, both roles; negotiated window bits
 //!   and context-takeover flags are honoured exactly.
-//! - `codec.rs`: the compressor. It keeps every back-reference inside the
+//! - `compress.rs`: the compressor. It keeps every back-reference inside the
 //!   negotiated window of our side (8..=15 bits).
 //! - `inflate.rs`: the decompressor (any window up to 15 bits).
 //!
@@ -12,10 +12,10 @@
 //! memory stays bounded, and a message that inflates past `maxMessageSize`
 //! fails with 1009 (a decompression bomb costs the receiver nothing).
 
-mod codec;
+mod compress;
 mod inflate;
 mod negotiate;
 
-pub use codec::Compressor;
+pub use compress::Compressor;
 pub use inflate::{Decompressor, InvalidDeflate, TAIL};
 pub use negotiate::{client_accept, client_offer, server_accept, DeflateParams, PERMESSAGE_DEFLATE};

@@ -20,7 +20,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::{Error, ErrorKind};
-use crate::handshake::Extension;
+use crate::extensions::Extension;
 use crate::options::DeflateOptions;
 
 /// The extension token.
@@ -256,7 +256,7 @@ fn server_accept_one(o: &DeflateOptions, offer: &Extension) -> Option<(DeflatePa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handshake::{format_extensions, parse_extensions};
+    use crate::extensions::{format_extensions, parse_extensions};
     use alloc::string::ToString;
     use alloc::vec;
 

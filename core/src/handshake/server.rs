@@ -126,6 +126,7 @@ pub fn parse_request(
         ));
     }
     check_version(&headers)?;
+    check_no_body(&headers)?;
     let key = match once("sec-websocket-key")? {
         Some(k) => String::from(k.trim()),
         None => {
@@ -148,6 +149,39 @@ pub fn parse_request(
     }
     let path = String::from(req.path.unwrap_or("/"));
     finish_request(path, host, headers, key).map(|r| Some((r, n)))
+}
+
+/// An upgrade request has no body: what follows its head are WebSocket
+/// frames. A request announcing a body (or announcing it twice) is refused,
+/// so a proxy in front that reads the body cannot be made to disagree with
+/// us about where the frames start (request smuggling).
+fn check_no_body(headers: &[(String, String)]) -> Result<(), RequestError> {
+    if header(headers, "transfer-encoding").is_some() {
+        return Err(reject(
+            400,
+            ErrorKind::HeaderError,
+            String::from("an upgrade request must not have a body (Transfer-Encoding is set)"),
+        ));
+    }
+    let mut lengths = headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    match (lengths.next(), lengths.next()) {
+        (_, Some(_)) => Err(reject(
+            400,
+            ErrorKind::HeaderError,
+            String::from("the request has Content-Length more than once"),
+        )),
+        (Some((_, v)), None) if v.trim() != "0" => Err(reject(
+            400,
+            ErrorKind::HeaderError,
+            format!(
+                "an upgrade request must not have a body (Content-Length: {})",
+                v.trim()
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Checks `Sec-WebSocket-Version` (shared by HTTP/1.1 and HTTP/2).
@@ -179,7 +213,7 @@ pub(crate) fn finish_request(
     let protocols: Vec<String> = joined(&headers, "sec-websocket-protocol")
         .map(|v| split_list(&v).map(String::from).collect())
         .unwrap_or_default();
-    if let Some(p) = protocols.iter().find(|p| !super::extensions::is_token(p)) {
+    if let Some(p) = protocols.iter().find(|p| !crate::extensions::is_token(p)) {
         return Err(reject(
             400,
             ErrorKind::HeaderError,

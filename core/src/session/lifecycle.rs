@@ -384,7 +384,7 @@ impl Session {
 
     /// True when nothing received waits to be delivered (no message data, no Close).
     pub fn is_drained(&self) -> bool {
-        !self.recv.has_items()
+        !self.recv.has_deliveries()
     }
 
     /// Frees the buffers and compression state of a connection that is over
@@ -464,7 +464,7 @@ impl Session {
     #[inline]
     pub fn has_received(&self) -> bool {
         let l = &self.life;
-        l.aborted || l.close_seen || l.failure.is_some() || self.recv.has_items()
+        l.aborted || l.close_seen || l.failure.is_some() || self.recv.has_deliveries()
     }
 
     /// Reports the failure to the application: the state becomes `Aborted`

@@ -33,8 +33,9 @@ pub struct ReceiveResult {
     pub close_status_description: Option<String>,
 }
 
+/// Where the parser stands in the frame it is reading.
 #[derive(Clone, Copy, Debug)]
-enum Frame {
+enum ParsePosition {
     Header,
     Payload {
         opcode: OpCode,
@@ -45,8 +46,8 @@ enum Frame {
     },
 }
 
-/// The data message being received.
-struct Incoming {
+/// The data message being received (some of its frames have arrived).
+struct MessageInProgress {
     ty: MessageType,
     len: u64,
     /// Validates text as it arrives; `None` for binary and for compressed
@@ -55,12 +56,12 @@ struct Incoming {
     compressed: bool,
 }
 
-impl Frame {
+impl ParsePosition {
     /// Unmasks `bytes`, the next payload bytes of this frame, and moves past
     /// them; returns the frame's opcode, whether its payload is done, and FIN.
     /// `None` outside a payload.
     fn advance(&mut self, bytes: &mut [u8]) -> Option<(OpCode, bool, bool)> {
-        let Frame::Payload {
+        let ParsePosition::Payload {
             opcode,
             fin,
             mask,
@@ -77,9 +78,9 @@ impl Frame {
         let remaining = remaining - bytes.len() as u64;
         let done = remaining == 0;
         *self = if done {
-            Frame::Header
+            ParsePosition::Header
         } else {
-            Frame::Payload {
+            ParsePosition::Payload {
                 opcode,
                 fin,
                 mask,
@@ -91,7 +92,7 @@ impl Frame {
     }
 }
 
-impl Incoming {
+impl MessageInProgress {
     /// Checks text as it arrives; `ends` when these bytes end the message.
     fn check_text(&mut self, bytes: &[u8], ends: bool) -> Result<(), Error> {
         if let Some(v) = self.utf8.as_mut() {
@@ -120,7 +121,7 @@ struct Inflating {
 
 /// Something ready for the application, in wire order.
 #[derive(Clone, Copy, Debug)]
-enum Item {
+enum Delivery {
     /// Message bytes `buf[start..end]`, already unmasked and validated.
     Data {
         start: usize,
@@ -139,9 +140,9 @@ pub(super) struct Receiver {
     cap: usize,
     filled: usize,
     parse_pos: usize,
-    frame: Frame,
-    message: Option<Incoming>,
-    items: VecDeque<Item>,
+    frame: ParsePosition,
+    message: Option<MessageInProgress>,
+    deliveries: VecDeque<Delivery>,
     ctrl: [u8; MAX_CONTROL_PAYLOAD],
     ctrl_len: usize,
     /// No more input is processed (close received or connection failed).
@@ -160,7 +161,7 @@ pub(super) struct Receiver {
 
 /// What one queued delivery costs besides its bytes: counted against the
 /// receive buffer, so a flood of empty messages is bounded like data.
-const ITEM_COST: usize = core::mem::size_of::<Item>();
+const DELIVERY_COST: usize = core::mem::size_of::<Delivery>();
 
 impl Receiver {
     pub(super) fn new(cap: usize, deflate: Option<(Decompressor, bool)>) -> Self {
@@ -178,9 +179,9 @@ impl Receiver {
             cap,
             filled: 0,
             parse_pos: 0,
-            frame: Frame::Header,
+            frame: ParsePosition::Header,
             message: None,
-            items: VecDeque::new(),
+            deliveries: VecDeque::new(),
             ctrl: [0; MAX_CONTROL_PAYLOAD],
             ctrl_len: 0,
             stopped: false,
@@ -201,8 +202,8 @@ impl Receiver {
         !self.stopped && !self.eof
     }
 
-    pub(super) fn has_items(&self) -> bool {
-        !self.items.is_empty()
+    pub(super) fn has_deliveries(&self) -> bool {
+        !self.deliveries.is_empty()
     }
 
     /// Frees the buffer and the inflater; nothing more is received.
@@ -217,7 +218,7 @@ impl Receiver {
 
     /// Drops everything queued for the application, and what arrives later.
     pub(super) fn discard_all(&mut self) {
-        self.items.clear();
+        self.deliveries.clear();
         self.inflating = None;
         self.discarding = true;
     }
@@ -225,7 +226,7 @@ impl Receiver {
     /// Bytes the receive buffer may still take: its capacity minus the live
     /// data and the cost of the queued deliveries.
     fn room(&self) -> usize {
-        let used = (self.filled - self.live_start()) + self.items.len() * ITEM_COST;
+        let used = (self.filled - self.live_start()) + self.deliveries.len() * DELIVERY_COST;
         self.cap.saturating_sub(used)
     }
 
@@ -236,18 +237,18 @@ impl Receiver {
 
     /// Start of the oldest byte still needed: unread data or unparsed input.
     fn live_start(&self) -> usize {
-        self.items
+        self.deliveries
             .iter()
-            .find_map(|it| match it {
-                Item::Data { start, .. } => Some(*start),
-                Item::Close => None,
+            .find_map(|d| match d {
+                Delivery::Data { start, .. } => Some(*start),
+                Delivery::Close => None,
             })
             .map_or(self.parse_pos, |s| s.min(self.parse_pos))
     }
 
     /// Moves live bytes to the front and grows the buffer, so there is room to read.
     fn make_room(&mut self) {
-        if self.items.is_empty() && self.parse_pos == self.filled && !self.buf.is_empty() {
+        if self.deliveries.is_empty() && self.parse_pos == self.filled && !self.buf.is_empty() {
             // Everything was taken (the usual case between messages): start over.
             self.filled = 0;
             self.parse_pos = 0;
@@ -257,8 +258,8 @@ impl Receiver {
         if live == self.filled {
             self.filled = 0;
             self.parse_pos = 0;
-            for it in self.items.iter_mut() {
-                if let Item::Data { start, end, .. } = it {
+            for d in self.deliveries.iter_mut() {
+                if let Delivery::Data { start, end, .. } = d {
                     *start = 0;
                     *end = 0;
                 }
@@ -267,8 +268,8 @@ impl Receiver {
             self.buf.copy_within(live..self.filled, 0);
             self.filled -= live;
             self.parse_pos -= live;
-            for it in self.items.iter_mut() {
-                if let Item::Data { start, end, .. } = it {
+            for d in self.deliveries.iter_mut() {
+                if let Delivery::Data { start, end, .. } = d {
                     *start -= live;
                     *end -= live;
                 }
@@ -277,7 +278,12 @@ impl Receiver {
         let spare = self.buf.len() - self.filled;
         if spare < self.buf.len() / 2 || self.buf.is_empty() {
             let want = (self.buf.len() * 2).clamp(INITIAL_BUFFER.min(self.cap), self.cap);
-            if want > self.buf.len() {
+            // The peer decides how far the buffer grows (up to the cap), so
+            // the allocation may fail: then the buffer stays as it is and
+            // reading waits for the application as it does at the cap,
+            // instead of aborting the process (in wasm, every connection of
+            // the instance).
+            if want > self.buf.len() && self.buf.try_reserve_exact(want - self.buf.len()).is_ok() {
                 self.buf.resize(want, 0);
             }
         }
@@ -287,13 +293,13 @@ impl Receiver {
         if self.discarding {
             return;
         }
-        if let Some(Item::Data {
+        if let Some(Delivery::Data {
             end: last_end,
             eom: last_eom,
             ..
-        }) = self.items.back_mut()
+        }) = self.deliveries.back_mut()
         {
-            // The back item, if not ended, belongs to the message being received.
+            // The last delivery, if not ended, belongs to the message being received.
             if !*last_eom && (*last_end == start || start == end) {
                 if start != end {
                     *last_end = end;
@@ -303,7 +309,7 @@ impl Receiver {
             }
         }
         if start != end || eom {
-            self.items.push_back(Item::Data {
+            self.deliveries.push_back(Delivery::Data {
                 start,
                 end,
                 ty,
@@ -340,7 +346,7 @@ impl Session {
         self.recv.make_room();
         let filled = self.recv.filled;
         let mut room = self.recv.buf.len() - filled;
-        if !self.recv.items.is_empty() {
+        if !self.recv.deliveries.is_empty() {
             // Queued deliveries count against the buffer too.
             room = room.min(self.recv.room());
         }
@@ -404,7 +410,7 @@ impl Session {
     /// large messages through the receive buffer.
     pub fn direct_payload_len(&self) -> usize {
         let r = &self.recv;
-        let Frame::Payload {
+        let ParsePosition::Payload {
             opcode, remaining, ..
         } = r.frame
         else {
@@ -413,7 +419,7 @@ impl Session {
         let plain = r.message.as_ref().is_some_and(|m| !m.compressed);
         if r.stopped
             || r.eof
-            || !r.items.is_empty()
+            || !r.deliveries.is_empty()
             || r.parse_pos != r.filled
             || opcode.is_control()
             || !plain
@@ -473,7 +479,7 @@ impl Session {
     fn step(&mut self) -> Step {
         let r = &mut self.recv;
         match r.frame {
-            Frame::Header => {
+            ParsePosition::Header => {
                 let (h, n) = match FrameHeader::decode(&r.buf[r.parse_pos..r.filled]) {
                     Ok(Some(v)) => v,
                     Ok(None) => return Step::NeedMore,
@@ -484,7 +490,7 @@ impl Session {
                 if let Err(e) = self.check_header(&h) {
                     return Step::Fail(e);
                 }
-                self.recv.frame = Frame::Payload {
+                self.recv.frame = ParsePosition::Payload {
                     opcode: h.opcode,
                     fin: h.fin,
                     mask: h.mask,
@@ -493,7 +499,7 @@ impl Session {
                 };
                 Step::Continue
             }
-            Frame::Payload { remaining, .. } => {
+            ParsePosition::Payload { remaining, .. } => {
                 let avail = (r.filled - r.parse_pos).min(usize::try_from(remaining).unwrap_or(usize::MAX));
                 if avail == 0 && remaining > 0 {
                     return Step::NeedMore;
@@ -578,7 +584,7 @@ impl Session {
             }
             OpCode::Text | OpCode::Binary => {
                 let text = h.opcode == OpCode::Text;
-                r.message = Some(Incoming {
+                r.message = Some(MessageInProgress {
                     ty: if text {
                         MessageType::Text
                     } else {
@@ -651,7 +657,7 @@ impl Session {
 
     fn on_close(&mut self, frame: CloseFrame) {
         if !self.recv.discarding {
-            self.recv.items.push_back(Item::Close);
+            self.recv.deliveries.push_back(Delivery::Close);
         }
         // Nothing may follow a Close (RFC 6455 section 5.5.1); ignore whatever does.
         self.recv.stop();
@@ -661,7 +667,7 @@ impl Session {
     /// Inflates the compressed message at the front of the queue into `out`.
     fn receive_inflated(&mut self, out: &mut [u8], ty: MessageType) -> Result<Option<ReceiveResult>, Error> {
         let Receiver {
-            items,
+            deliveries,
             buf,
             inflater,
             inflating,
@@ -682,13 +688,13 @@ impl Session {
         let mut count = 0;
         let mut eom = false;
         let mut invalid = false;
-        while let Some(Item::Data {
+        while let Some(Delivery::Data {
             start,
             end,
             eom: last,
             compressed: true,
             ..
-        }) = items.front_mut()
+        }) = deliveries.front_mut()
         {
             let from_buf = *start < *end;
             let input: &[u8] = if from_buf {
@@ -721,11 +727,11 @@ impl Session {
             count += wrote;
             if *start == *end && !*last {
                 // This piece is used up; the message continues in the next one.
-                items.pop_front();
+                deliveries.pop_front();
                 continue;
             }
             if *start == *end && reading.tail == TAIL.len() && used == 0 && wrote == 0 {
-                items.pop_front();
+                deliveries.pop_front();
                 eom = true;
                 break;
             }
@@ -773,9 +779,9 @@ impl Session {
             )));
         }
         if count == 0 && !eom && !out.is_empty() {
-            return match self.recv.items.front() {
+            return match self.recv.deliveries.front() {
                 // Waiting for more of the message to arrive.
-                Some(Item::Data { compressed: true, .. }) => Ok(None),
+                Some(Delivery::Data { compressed: true, .. }) => Ok(None),
                 // The message was cut short by what follows (a Close): deliver that.
                 _ => self.receive(out),
             };
@@ -792,7 +798,7 @@ impl Session {
     /// Fails the connection from the application's side of the buffer, and
     /// drops what was queued behind the failure (it can no longer be trusted).
     fn fail_now(&mut self, err: Error) -> Error {
-        self.recv.items.clear();
+        self.recv.deliveries.clear();
         self.fail(err);
         self.report_failure()
     }
@@ -811,9 +817,9 @@ impl Session {
             return Err(self.report_failure());
         }
         let r = &mut self.recv;
-        match r.items.front_mut() {
-            Some(Item::Close) => {
-                r.items.pop_front();
+        match r.deliveries.front_mut() {
+            Some(Delivery::Close) => {
+                r.deliveries.pop_front();
                 self.on_close_delivered();
                 return Ok(Some(ReceiveResult {
                     count: 0,
@@ -823,19 +829,19 @@ impl Session {
                     close_status_description: self.close_status_description().map(String::from),
                 }));
             }
-            Some(Item::Data {
+            Some(Delivery::Data {
                 ty, compressed: true, ..
             }) => {
                 let ty = *ty;
                 return self.receive_inflated(out, ty);
             }
-            Some(Item::Data { ty, .. }) => {
+            Some(Delivery::Data { ty, .. }) => {
                 let ty = *ty;
                 let mut count = 0;
                 let mut eom = false;
-                while let Some(Item::Data {
+                while let Some(Delivery::Data {
                     start, end, eom: e, ..
-                }) = r.items.front_mut()
+                }) = r.deliveries.front_mut()
                 {
                     let n = (out.len() - count).min(*end - *start);
                     out[count..count + n].copy_from_slice(&r.buf[*start..*start + n]);
@@ -845,7 +851,7 @@ impl Session {
                         break;
                     }
                     let e = *e;
-                    r.items.pop_front();
+                    r.deliveries.pop_front();
                     if e {
                         eom = true;
                         break;

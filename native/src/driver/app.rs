@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use sockweave_core::session::{ReceiveResult, Session, TransportAction};
 use tokio::io::ReadBuf;
 
-use super::{transport_failed, Inner, Shared};
+use super::{transport_failed, Connection, Inner};
 use crate::transport::Transport;
 
 /// Payload reads at least this long go straight into the caller's buffer.
@@ -30,7 +30,7 @@ impl Inner {
     /// to process (a handshake leftover, a full buffer, the end).
     pub(crate) fn read_for_receive(
         &mut self,
-        shared: &Shared,
+        shared: &Connection,
         cx: &mut Context<'_>,
         out: &mut [u8],
     ) -> AppRead {
@@ -108,7 +108,7 @@ impl Inner {
 
     /// The application took everything received and wants more: what it
     /// sends next is probably a reply to what arrives, and should go out at once.
-    pub(crate) fn needs_input(&mut self) {
+    pub(crate) fn app_wants_more(&mut self) {
         self.reply_now = true;
     }
 

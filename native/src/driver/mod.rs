@@ -78,7 +78,9 @@ pub(crate) struct Inner {
     pub(crate) finished: bool,
 }
 
-pub(crate) struct Shared {
+/// One connection as its `WebSocket` handles and its driver task share it:
+/// the session and the transport under one lock.
+pub(crate) struct Connection {
     inner: Mutex<Inner>,
     /// User-facing handles (`WebSocket`s) of the connection; when the last
     /// one goes, the session is released.
@@ -89,7 +91,7 @@ pub(crate) struct Shared {
     epoch: Instant,
 }
 
-impl Shared {
+impl Connection {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock cannot leave the session half-updated in a
         // way that matters more than the panic itself; keep going.
@@ -109,9 +111,9 @@ fn millis(epoch: Instant, at: Instant) -> u64 {
 
 /// Starts the driver task for `session` over `stream`; `unfed` is what was
 /// read past the handshake and did not fit the receive buffer yet.
-pub(crate) fn spawn<S: Transport>(stream: S, session: Session, unfed: Vec<u8>) -> Arc<Shared> {
+pub(crate) fn spawn<S: Transport>(stream: S, session: Session, unfed: Vec<u8>) -> Arc<Connection> {
     let max_pending_output = session.config().max_pending_output;
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(Connection {
         inner: Mutex::new(Inner {
             session,
             io: Some(Box::new(stream)),

@@ -13,11 +13,11 @@ use std::time::Duration;
 use sockweave_core::session::TransportAction;
 use tokio::time::{Instant, Sleep};
 
-use super::{millis, transport_failed, Inner, Shared};
+use super::{millis, transport_failed, Connection, Inner};
 use crate::transport::Transport;
 
 pub(super) struct Driver {
-    shared: Arc<Shared>,
+    shared: Arc<Connection>,
     /// Our write side was shut down.
     shutdown_sent: bool,
     /// Allocated once, reset in place.
@@ -32,7 +32,7 @@ enum End {
 }
 
 impl Driver {
-    pub(super) fn new(shared: Arc<Shared>) -> Self {
+    pub(super) fn new(shared: Arc<Connection>) -> Self {
         Driver {
             shared,
             shutdown_sent: false,

@@ -201,6 +201,10 @@ async fn serve_stream(
             return None;
         }
     };
+    if let Err(e) = request.admit(options) {
+        let _ = reply(&mut respond, e.status, &[]);
+        return None;
+    }
     let answer = match decide(&request) {
         Ok(a) => a,
         Err(r) => {

@@ -132,7 +132,15 @@ impl ClientArgs {
                 let pem = std::fs::read(p.value()?)?;
                 c.root_certificates = RootCertificates::from_pem(&pem)?;
             }
-            "--insecure" => c.remote_certificate_validation = Some(CertificateCheck::danger_accept_any()),
+            "--insecure" => {
+                // Said every time: an --insecure left in a script is how a
+                // man-in-the-middle goes unnoticed.
+                eprintln!(
+                    "sockweave: warning: --insecure turns off certificate verification; \
+                     anyone on the path can read and change this connection"
+                );
+                c.remote_certificate_validation = Some(CertificateCheck::danger_accept_any())
+            }
             "--client-cert" => self.cert = Some(p.value()?),
             "--client-key" => self.key = Some(p.value()?),
             "--user" => {

@@ -33,6 +33,13 @@ client options:
   --proxy http://[user:pass@]host:port
   --ca FILE                  trust exactly this CA (PEM)      --insecure  accept any certificate
   --client-cert FILE --client-key FILE                         --user USER:PASSWORD (HTTP Basic on 401)
+server options:
+  --allow-origin ORIGIN      accept browsers only from this origin (e.g. https://app.example); repeatable;
+                             others get 403 (cross-site WebSocket hijacking)
+  --allow-missing-origin     with --allow-origin, also accept clients that send no Origin (non-browsers)
+  --idle-timeout T           HTTP/2: GOAWAY after T with no open stream; reset a body stalled for T (60s)
+  --max-concurrent-streams N HTTP/2: streams open at once per connection, WebSockets included (128)
+  (every option of the npm options object: --options '{\"maxRequestBodySize\": 65536, ...}')
 ";
 
 fn main() {

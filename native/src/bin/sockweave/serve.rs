@@ -24,6 +24,10 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
             Long("echo") => echo = true,
             Long("tls-cert") => cert = Some(std::fs::read(p.value()?)?),
             Long("tls-key") => key = Some(std::fs::read(p.value()?)?),
+            Long("allow-origin") => opts.allowed_origins.push(p.value()?.string()?),
+            Long("allow-missing-origin") => opts.allow_missing_origin = true,
+            Long("idle-timeout") => opts.idle_timeout = crate::args::parse_millis(&p.value()?.string()?)?,
+            Long("max-concurrent-streams") => opts.max_concurrent_streams = p.value()?.parse()?,
             other => {
                 let name = crate::args::option_name(&other).ok_or_else(|| other.unexpected())?;
                 if !common(&name, &mut p, &mut opts)? {
@@ -56,10 +60,16 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
         let opts = opts.clone();
         tokio::spawn(async move {
             let stream: Box<dyn Transport> = match tls {
-                Some(acceptor) => match acceptor.accept(tcp).await {
-                    Ok(s) => Box::new(s),
-                    Err(e) => {
+                // The handshake timeout covers TLS too: a client that never
+                // finishes its TLS handshake is let go like a silent plain one.
+                Some(acceptor) => match tokio::time::timeout(limit(&opts), acceptor.accept(tcp)).await {
+                    Ok(Ok(s)) => Box::new(s),
+                    Ok(Err(e)) => {
                         eprintln!("{peer}: TLS handshake failed: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        eprintln!("{peer}: the TLS handshake did not finish within handshakeTimeout");
                         return;
                     }
                 },
@@ -69,6 +79,14 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
                 eprintln!("{peer}: {e}");
             }
         });
+    }
+}
+
+/// `handshakeTimeout` as a timer duration.
+fn limit(opts: &Options) -> std::time::Duration {
+    match opts.handshake_timeout {
+        sockweave::Millis::Finite(ms) => std::time::Duration::from_millis(ms),
+        sockweave::Millis::Infinite => std::time::Duration::from_secs(100 * 365 * 24 * 3600),
     }
 }
 
