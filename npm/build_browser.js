@@ -10,7 +10,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const LIB = path.join(__dirname, 'lib');
-const FILES = ['errors.js', 'bytes.js', 'clock.js', 'transport.js', 'driver.js', 'events_shim.js', 'websocket.js', 'client.js', 'server.js', 'tunnel.js'];
+const FILES = ['errors.js', 'bytes.js', 'clock.js', 'engine.js', 'h2.js', 'transport.js', 'driver.js', 'events_shim.js',
+  'websocket.js', 'client.js', 'server.js', 'tunnel.js'];
 const out = process.argv[2];
 if (!out) {
   console.error('usage: node build_browser.js OUT.mjs');
@@ -49,6 +50,7 @@ export function load(wasm) {
     return module.exports;
   }
   const ws = require('./websocket.js');
+  const { normalizeOptions } = require('./engine.js');
   const client = require('./client.js');
   const server = require('./server.js');
   const errors = require('./errors.js');
@@ -59,7 +61,7 @@ export function load(wasm) {
     Message: ws.Message,
     WebSocketError: errors.WebSocketError,
     accept: server.accept,
-    normalizeOptions: ws.normalizeOptions,
+    normalizeOptions,
     connectedPair: tunnel.connectedPair,
     webSocketDuplex: tunnel.webSocketDuplex,
   };

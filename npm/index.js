@@ -2,7 +2,8 @@
 // sockweave for Node: the sockweave-core WebSocket engine (compiled to wasm)
 // with Node transports. See README.md and index.d.ts.
 
-const { WebSocket, Message, normalizeOptions } = require('./lib/websocket.js');
+const { WebSocket, Message } = require('./lib/websocket.js');
+const { normalizeOptions } = require('./lib/engine.js');
 const { ClientWebSocket } = require('./lib/client.js');
 const { acceptUpgrade, accept, acceptH2 } = require('./lib/server.js');
 const { WebSocketError } = require('./lib/errors.js');

@@ -45,6 +45,7 @@ pub mod extensions;
 pub mod frame;
 pub mod handshake;
 pub mod headers;
+pub mod http1;
 pub mod keepalive;
 pub mod mask;
 pub mod options;

@@ -2,7 +2,7 @@
 //! (RFC 6455) or HTTP/2 (RFC 8441), with the options of .NET's
 //! `ClientWebSocketOptions`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sockweave_core::handshake::{ClientHandshake, ClientRequest, H2ConnectRequest, HttpResponse};
@@ -11,108 +11,35 @@ use sockweave_core::session::{MessageType, ReceiveResult, SendFlags, SessionConf
 use sockweave_core::{CloseCode, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::auth::{is_basic_challenge, Credentials};
+use crate::cookies::CookieJar;
 use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
-use crate::invoker::{is_basic_challenge, non_default, Connection, Invoker, InvokerOptions, Target};
+use crate::invoker::{non_default, Connection, Invoker, InvokerOptions};
 use crate::proxy::Proxy;
+use crate::target::{redact, Target};
 use crate::tls::{CertificateCheck, ClientCertificate, RootCertificates};
 use crate::transport::Transport;
 use crate::websocket::WebSocket;
-
-/// A user name and password for HTTP Basic authentication.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
-    pub user: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Cookies shared between connections (.NET's `CookieContainer`): sent with
-/// handshakes to matching URLs, updated from `Set-Cookie` in responses.
-/// Domain, path, expiry and `Secure` rules are those of RFC 6265 (`cookie_store`).
-#[derive(Debug, Default)]
-pub struct CookieJar {
-    store: Mutex<cookie_store::CookieStore>,
-}
-
-impl CookieJar {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a cookie as a server would set it, e.g. `"id=42; Path=/"`, for `url`.
-    pub fn set_cookie(&self, cookie: &str, url: &str) -> Result<(), Error> {
-        let url = cookie_url(&parse_url(url)?);
-        self.lock()
-            .parse(cookie, &url)
-            .map(|_| ())
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("cookie {cookie:?}: {e}")))
-    }
-
-    /// The `Cookie` header value for `url`, if any cookie matches.
-    pub fn cookie_header(&self, url: &str) -> Result<Option<String>, Error> {
-        Ok(self.header_for(&cookie_url(&parse_url(url)?)))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, cookie_store::CookieStore> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    pub(crate) fn header_for(&self, url: &url::Url) -> Option<String> {
-        let store = self.lock();
-        let pairs: Vec<String> = store
-            .get_request_values(url)
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect();
-        (!pairs.is_empty()).then(|| pairs.join("; "))
-    }
-
-    pub(crate) fn store_from(&self, headers: &[(String, String)], url: &url::Url) {
-        let mut store = self.lock();
-        for (k, v) in headers {
-            if k.eq_ignore_ascii_case("set-cookie") {
-                // A malformed or foreign-domain cookie is ignored, as browsers do.
-                let _ = store.parse(v, url);
-            }
-        }
-    }
-}
-
-/// Cookies follow the http(s) rules: a `wss://` URL is `https://` for `Secure`.
-fn cookie_url(u: &url::Url) -> url::Url {
-    let mut c = u.clone();
-    let scheme = if u.scheme() == "wss" { "https" } else { "http" };
-    // Switching between special schemes cannot fail; keep the original otherwise.
-    let s = format!("{scheme}{}", &u.as_str()[u.scheme().len()..]);
-    if let Ok(v) = url::Url::parse(&s) {
-        c = v;
-    }
-    c
-}
-
-fn parse_url(s: &str) -> Result<url::Url, Error> {
-    url::Url::parse(s).map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid URL {s:?}: {e}")))
-}
 
 /// Options of a [`ClientWebSocket`] (.NET's `ClientWebSocketOptions`).
 ///
 /// The protocol options ([`Options`]: keep-alive, deflate, subprotocols,
 /// request headers, HTTP version, limits) are shared with every sockweave
-/// backend; the rest are connection settings of a native client.
+/// backend; the rest are connection settings of a native client. `Debug`
+/// never shows a password (of [`Credentials`] or in a proxy URL).
 #[derive(Clone, Debug, Default)]
 pub struct ClientWebSocketOptions {
     pub options: Options,
     /// Cookies to send, and to update from the handshake response.
     pub cookies: Option<Arc<CookieJar>>,
-    /// Sent with HTTP Basic when the server answers 401 with a Basic challenge.
+    /// Sent with HTTP Basic when the server answers 401 with a Basic
+    /// challenge, to the origin of the URL given to `connect` only.
     pub credentials: Option<Credentials>,
+    /// Allows sending `credentials` over `ws://`, where anyone on the path can
+    /// read the password. Off by default: such a challenge fails with
+    /// [`ErrorKind::InsecureCredentials`].
+    pub allow_basic_over_cleartext: bool,
     /// Tunnel through this HTTP proxy.
     pub proxy: Option<Proxy>,
     /// Presented when a TLS server asks for a client certificate.
@@ -125,15 +52,18 @@ pub struct ClientWebSocketOptions {
 }
 
 impl ClientWebSocketOptions {
-    /// The connection settings, as an [`Invoker`] holds them.
+    /// The connection settings, as an [`Invoker`] holds them. The credentials
+    /// are bound to no origin here; `connect` binds them to its URL's.
     pub fn invoker_options(&self) -> InvokerOptions {
         InvokerOptions {
             cookies: self.cookies.clone(),
             credentials: self.credentials.clone(),
+            allow_basic_over_cleartext: self.allow_basic_over_cleartext,
             proxy: self.proxy.clone(),
             client_certificate: self.client_certificate.clone(),
             remote_certificate_validation: self.remote_certificate_validation.clone(),
             root_certificates: self.root_certificates.clone(),
+            ..InvokerOptions::default()
         }
     }
 
@@ -214,7 +144,11 @@ impl ClientWebSocket {
     /// ([`Error::response`]) and in [`http_status_code`](Self::http_status_code) /
     /// [`http_response_headers`](Self::http_response_headers).
     pub async fn connect(&mut self, uri: &str) -> Result<(), Error> {
-        let invoker = Invoker::new(self.options.invoker_options());
+        let mut options = self.options.invoker_options();
+        if options.credentials.is_some() {
+            options.credential_origins = vec![uri.to_owned()];
+        }
+        let invoker = Invoker::new(options);
         self.connect_via(uri, &invoker).await
     }
 
@@ -253,7 +187,7 @@ impl ClientWebSocket {
         if !matches!(target.url.scheme(), "ws" | "wss") {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
-                format!("{uri:?} is not a WebSocket URL; use ws:// or wss://"),
+                format!("{:?} is not a WebSocket URL; use ws:// or wss://", redact(uri)),
             ));
         }
         if target.url.fragment().is_some() {
@@ -268,7 +202,10 @@ impl ClientWebSocket {
         let result = result.unwrap_or_else(|_| {
             Err(Error::new(
                 ErrorKind::Timeout,
-                format!("connecting to {uri} did not complete within {limit:?} (handshakeTimeout)"),
+                format!(
+                    "connecting to {} did not complete within {limit:?} (handshakeTimeout)",
+                    target.display()
+                ),
             ))
         });
         match result {
@@ -292,12 +229,13 @@ impl ClientWebSocket {
     ) -> Result<(WebSocket, HttpResponse, HttpVersion), Error> {
         let o = &self.options.options;
         let plan = Plan::choose(o.http_version, o.http_version_policy, target.secure);
-        let mut authorize = false;
+        let mut authorization = None;
         loop {
             let conn = invoker
                 .connect(target, plan, o.max_handshake_header_bytes, true)
                 .await?;
-            let request = self.request(target, invoker, authorize);
+            let request = self.request(target, invoker, authorization.take());
+            let retried = request.headers.iter().any(|(k, _)| k == "Authorization");
             let result = match conn {
                 Connection::Http1(io) => self
                     .upgrade(io, target, invoker, &request)
@@ -310,13 +248,20 @@ impl ClientWebSocket {
             };
             match result {
                 Err(e)
-                    if !authorize
-                        && invoker.options().credentials.is_some()
+                    if !retried
                         && e.response().is_some_and(|r| {
-                            r.status == 401 && r.header("www-authenticate").is_some_and(is_basic_challenge)
+                            r.status == 401
+                                && r.headers.iter().any(|(k, v)| {
+                                    k.eq_ignore_ascii_case("www-authenticate") && is_basic_challenge(v)
+                                })
                         }) =>
                 {
-                    authorize = true;
+                    // Credentials bound to another origin leave the 401 as it is.
+                    match invoker.options().authorization_for(target) {
+                        Ok(Some(a)) => authorization = Some(a),
+                        Ok(None) => return Err(e),
+                        Err(refused) => return Err(refused.with_response(e.response().cloned())),
+                    }
                 }
                 other => return other,
             }
@@ -324,17 +269,16 @@ impl ClientWebSocket {
     }
 
     /// The handshake request: options, cookies, and credentials when asked.
-    fn request(&self, target: &Target, invoker: &Invoker, authorize: bool) -> ClientRequest {
+    fn request(&self, target: &Target, invoker: &Invoker, authorization: Option<String>) -> ClientRequest {
         let o = &self.options.options;
         let mut headers = o.request_headers.0.clone();
         if let Some(c) = invoker.cookie_header(&target.http_url()) {
             headers.retain(|(k, _)| !k.eq_ignore_ascii_case("cookie"));
             headers.push(("Cookie".into(), c));
         }
-        if authorize {
-            if let Some(c) = &invoker.options().credentials {
-                headers.push(("Authorization".into(), c.basic()));
-            }
+        if let Some(a) = authorization {
+            headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+            headers.push(("Authorization".into(), a));
         }
         ClientRequest {
             host: target.authority.clone(),

@@ -37,6 +37,11 @@ pub enum ErrorKind {
     /// Options that cannot be used together (.NET's `ArgumentException` for a
     /// `ClientWebSocket` with connection options and an invoker); the message names them.
     IncompatibleOptions,
+    /// Credentials were not sent because the connection is not encrypted
+    /// (HTTP Basic over `ws://` or `http://` without `allow_basic_over_cleartext`).
+    InsecureCredentials,
+    /// A response is larger than its configured limit (`max_response_body`).
+    ResponseTooLarge,
 }
 
 /// An error from sockweave: a kind, a message that says what happened and

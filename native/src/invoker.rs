@@ -1,42 +1,72 @@
 //! The invoker (.NET's `HttpMessageInvoker`): a shared handle that owns the
 //! connection-level settings (TLS roots and checks, client certificates,
-//! proxy, cookies, credentials) and a pool of HTTP/2 connections, one per
-//! origin, that WebSockets and ordinary requests share.
+//! proxy, cookies, credentials), a pool of HTTP/2 connections, one per
+//! origin, that WebSockets and ordinary requests share, and a bounded pool of
+//! idle HTTP/1.1 connections for ordinary requests.
 //!
-//! HTTP/1.1 connections are not pooled: a WebSocket takes its connection over
-//! for good, and an ordinary HTTP/1.1 request here uses a connection of its own.
+//! A WebSocket over HTTP/1.1 takes its connection over for good, so it always
+//! opens a new one; ordinary HTTP/1.1 requests reuse idle connections when
+//! the server allows it (RFC 9112 section 9.3).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use sockweave_core::handshake::Headers;
+use sockweave_core::headers::HandshakeLimits;
+use sockweave_core::http1::{parse_response_head, BodyDecoder, Http1Error};
 use sockweave_core::options::{HttpVersion, HttpVersionPolicy, Plan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::client::{CookieJar, Credentials};
+use crate::auth::{is_basic_challenge, normalise_origins, BasicPolicy, Credentials};
+use crate::cookies::CookieJar;
 use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
 use crate::proxy::Proxy;
+use crate::target::{redact, Target};
 use crate::tls::{CertificateCheck, ClientCertificate, RootCertificates};
 use crate::transport::Transport;
 
-/// Largest response head and body an ordinary request reads.
+/// Largest response head an ordinary request reads.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
-const MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
+/// Header lines in such a head.
+const MAX_RESPONSE_HEADERS: usize = 128;
+/// Interim (1xx) responses skipped before the final one.
+const MAX_INTERIM_RESPONSES: usize = 16;
+
+/// Default of [`InvokerOptions::request_timeout`]: 100 s, as .NET's `HttpClient.Timeout`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(100);
+/// Default of [`InvokerOptions::max_response_body`]: 64 MiB.
+pub const DEFAULT_MAX_RESPONSE_BODY: usize = 64 * 1024 * 1024;
+/// Default of [`InvokerOptions::max_idle_per_origin`].
+pub const DEFAULT_MAX_IDLE_PER_ORIGIN: usize = 4;
 
 /// Connection-level settings of an [`Invoker`] (.NET's `SocketsHttpHandler`
 /// properties). A [`ClientWebSocket`](crate::ClientWebSocket) connecting
 /// through an invoker uses these, not its own.
-#[derive(Clone, Debug, Default)]
+///
+/// `Debug` never shows a password (of [`Credentials`] or in a proxy URL).
+#[derive(Clone, Debug)]
 pub struct InvokerOptions {
     /// Cookies to send, and to update from responses.
     pub cookies: Option<Arc<CookieJar>>,
-    /// Sent with HTTP Basic when a server answers 401 with a Basic challenge.
+    /// Sent with HTTP Basic when a server of one of [`credential_origins`](Self::credential_origins)
+    /// answers 401 with a Basic challenge; never sent anywhere else.
     pub credentials: Option<Credentials>,
+    /// The origins `credentials` are for, as URLs (`https://api.example`,
+    /// `wss://chat.example:8443`; `ws` and `http` name the same origin, and
+    /// any path is ignored). Empty (the default) with `credentials` set is an
+    /// error at the first Basic challenge, so that credentials never go to a
+    /// server nobody chose.
+    pub credential_origins: Vec<String>,
+    /// Allows HTTP Basic over `ws://` and `http://`, where anyone on the path
+    /// can read the password. Off by default: such a challenge fails with
+    /// [`ErrorKind::InsecureCredentials`].
+    pub allow_basic_over_cleartext: bool,
     /// Tunnel through this HTTP proxy.
     pub proxy: Option<Proxy>,
     /// Presented when a TLS server asks for a client certificate.
@@ -45,6 +75,66 @@ pub struct InvokerOptions {
     pub remote_certificate_validation: Option<CertificateCheck>,
     /// The certificate authorities trusted for `wss://` and `https://`.
     pub root_certificates: RootCertificates,
+    /// The longest an ordinary request ([`Invoker::send`]) may take, from
+    /// connecting (proxy, TCP, TLS) to the last byte of the response; past
+    /// it the request fails with [`ErrorKind::Timeout`]. Default
+    /// [`DEFAULT_REQUEST_TIMEOUT`]. WebSocket handshakes use their own
+    /// `handshake_timeout`.
+    pub request_timeout: Duration,
+    /// The largest response body [`Invoker::send`] accepts; a longer one fails
+    /// with [`ErrorKind::ResponseTooLarge`]. Default [`DEFAULT_MAX_RESPONSE_BODY`].
+    pub max_response_body: usize,
+    /// Idle HTTP/1.1 connections kept per origin for later requests; 0 sends
+    /// `Connection: close` and keeps none. Default [`DEFAULT_MAX_IDLE_PER_ORIGIN`].
+    pub max_idle_per_origin: usize,
+}
+
+impl Default for InvokerOptions {
+    fn default() -> Self {
+        InvokerOptions {
+            cookies: None,
+            credentials: None,
+            credential_origins: Vec::new(),
+            allow_basic_over_cleartext: false,
+            proxy: None,
+            client_certificate: None,
+            remote_certificate_validation: None,
+            root_certificates: RootCertificates::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+            max_idle_per_origin: DEFAULT_MAX_IDLE_PER_ORIGIN,
+        }
+    }
+}
+
+impl InvokerOptions {
+    /// The Basic rules these options set.
+    pub(crate) fn basic_policy<'a>(&'a self, origins: &'a [String]) -> BasicPolicy<'a> {
+        BasicPolicy {
+            credentials: self.credentials.as_ref(),
+            origins,
+            allow_cleartext: self.allow_basic_over_cleartext,
+        }
+    }
+
+    /// What to send after a 401 from `target` (see [`BasicPolicy::authorization`]).
+    pub(crate) fn authorization_for(&self, target: &Target) -> Result<Option<String>, Error> {
+        if self.credentials.is_none() {
+            return Ok(None);
+        }
+        if self.credential_origins.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "{} asked for HTTP Basic credentials, but InvokerOptions.credentials are bound to no origin; add {:?} to credential_origins to send them there",
+                    target.display(),
+                    target.origin()
+                ),
+            ));
+        }
+        let origins = normalise_origins(&self.credential_origins)?;
+        self.basic_policy(&origins).authorization(target)
+    }
 }
 
 /// A shared, cloneable handle on a pool of HTTP connections (.NET's
@@ -92,6 +182,8 @@ struct Shared {
     /// One HTTP/2 connection per origin. The async lock is held while a
     /// connection is being made, so concurrent connects share it.
     pool: tokio::sync::Mutex<HashMap<String, H2Client>>,
+    /// Idle HTTP/1.1 connections by origin, at most `max_idle_per_origin` each.
+    idle: Mutex<HashMap<String, Vec<Box<dyn Transport>>>>,
     connections_opened: AtomicUsize,
 }
 
@@ -103,17 +195,49 @@ pub(crate) enum Connection {
 
 /// An ordinary HTTP request (.NET's `HttpRequestMessage`): HTTP/1.1 with
 /// downgrade allowed unless [`version`](Self::version) says otherwise.
-#[derive(Clone, Debug)]
+///
+/// `Debug` leaves out the URL's user info and the values of `Authorization`,
+/// `Proxy-Authorization` and `Cookie`.
+#[derive(Clone)]
 pub struct Request {
+    /// An HTTP token (`GET`, `POST`, ...); anything else is refused.
     pub method: String,
     pub url: String,
+    /// Extra headers. Those the invoker writes itself are refused:
+    /// `Host`, `Content-Length`, `Transfer-Encoding`, `Connection`, `Upgrade`,
+    /// `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, and `Cookie` /
+    /// `Authorization` when the invoker has a cookie jar / credentials.
     pub headers: Headers,
     pub body: Bytes,
     pub version: HttpVersion,
     pub version_policy: HttpVersionPolicy,
 }
 
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let secret = ["authorization", "proxy-authorization", "cookie"]
+                    .iter()
+                    .any(|s| k.eq_ignore_ascii_case(s));
+                (k.as_str(), if secret { "***" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("url", &redact(&self.url))
+            .field("headers", &headers)
+            .field("body_len", &self.body.len())
+            .field("version", &self.version)
+            .field("version_policy", &self.version_policy)
+            .finish()
+    }
+}
+
 impl Request {
+    /// A request with no headers and no body.
     pub fn new(method: &str, url: &str) -> Self {
         Request {
             method: method.to_owned(),
@@ -125,6 +249,7 @@ impl Request {
         }
     }
 
+    /// A `GET` of `url`.
     pub fn get(url: &str) -> Self {
         Self::new("GET", url)
     }
@@ -162,85 +287,8 @@ impl Response {
     }
 }
 
-/// The parts of a URL a connection needs.
-pub(crate) struct Target {
-    pub(crate) secure: bool,
-    pub(crate) host: String,
-    pub(crate) port: u16,
-    /// `Host` header / `:authority`.
-    pub(crate) authority: String,
-    /// Path and query.
-    pub(crate) path: String,
-    pub(crate) url: url::Url,
-}
-
-impl Target {
-    pub(crate) fn parse(uri: &str) -> Result<Target, Error> {
-        let url = url::Url::parse(uri)
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid URL {uri:?}: {e}")))?;
-        let secure = match url.scheme() {
-            "ws" | "http" => false,
-            "wss" | "https" => true,
-            s => {
-                return Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    format!("URL scheme {s:?} is not supported; use ws://, wss://, http:// or https://"),
-                ))
-            }
-        };
-        let host_display = url
-            .host_str()
-            .ok_or_else(|| Error::new(ErrorKind::InvalidArgument, format!("URL {uri:?} has no host")))?
-            .to_owned();
-        let default_port = if secure { 443 } else { 80 };
-        let port = url.port().unwrap_or(default_port);
-        let authority = if port == default_port {
-            host_display.clone()
-        } else {
-            format!("{host_display}:{port}")
-        };
-        let mut path = url.path().to_owned();
-        if path.is_empty() {
-            path.push('/');
-        }
-        if let Some(q) = url.query() {
-            path.push('?');
-            path.push_str(q);
-        }
-        Ok(Target {
-            secure,
-            host: host_display.trim_matches(['[', ']']).to_owned(),
-            port,
-            authority,
-            path,
-            url,
-        })
-    }
-
-    /// `host:port` for TCP and proxy CONNECT.
-    pub(crate) fn connect_authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-
-    /// The pool key: `ws://` and `http://` (and the secure pair) share connections.
-    fn origin(&self) -> String {
-        let scheme = if self.secure { "https" } else { "http" };
-        format!("{scheme}://{}", self.connect_authority())
-    }
-
-    /// The URL as http(s), for cookies.
-    pub(crate) fn http_url(&self) -> url::Url {
-        let scheme = if self.secure { "https" } else { "http" };
-        let s = format!("{scheme}{}", &self.url.as_str()[self.url.scheme().len()..]);
-        url::Url::parse(&s).unwrap_or_else(|_| self.url.clone())
-    }
-}
-
 impl Invoker {
+    /// An invoker with these connection settings; no connection is made until it is used.
     pub fn new(options: InvokerOptions) -> Self {
         Invoker {
             shared: Arc::new(Shared {
@@ -250,6 +298,7 @@ impl Invoker {
         }
     }
 
+    /// The connection settings it was made with.
     pub fn options(&self) -> &InvokerOptions {
         &self.shared.options
     }
@@ -260,61 +309,232 @@ impl Invoker {
     }
 
     /// Sends a request: the whole body goes out, the whole response body comes
-    /// back (at most 64 MiB). Cookies from the invoker's jar are sent and updated.
+    /// back (at most [`InvokerOptions::max_response_body`] bytes), all within
+    /// [`InvokerOptions::request_timeout`]. Cookies from the invoker's jar are
+    /// sent and updated. After a 401 with a Basic challenge from one of
+    /// [`InvokerOptions::credential_origins`], the request is sent once more
+    /// with the credentials; redirects are not followed.
     pub async fn send(&self, request: Request) -> Result<Response, Error> {
-        let response = self.send_once(&request, false).await?;
-        // HTTP Basic, as for WebSockets: only after the server asked for it.
+        let response = self.send_once(&request, None).await?;
         if response.status == 401
-            && self.shared.options.credentials.is_some()
             && response
-                .header("www-authenticate")
-                .is_some_and(is_basic_challenge)
+                .headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("www-authenticate") && is_basic_challenge(v))
         {
-            return self.send_once(&request, true).await;
+            let target = Target::parse(&request.url)?;
+            if let Some(authorization) = self.shared.options.authorization_for(&target)? {
+                return self.send_once(&request, Some(authorization)).await;
+            }
         }
         Ok(response)
     }
 
-    async fn send_once(&self, request: &Request, authorize: bool) -> Result<Response, Error> {
+    async fn send_once(&self, request: &Request, authorization: Option<String>) -> Result<Response, Error> {
         let target = Target::parse(&request.url)?;
+        self.check_request(request)?;
+        let limit = self.shared.options.request_timeout;
+        match tokio::time::timeout(limit, self.exchange(request, &target, authorization)).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "{} {} did not complete within {limit:?} (InvokerOptions.request_timeout)",
+                    request.method,
+                    target.display()
+                ),
+            )),
+        }
+    }
+
+    /// Refuses a method that is not a token and headers that would break the
+    /// request's framing or collide with those the invoker writes.
+    fn check_request(&self, request: &Request) -> Result<(), Error> {
+        if !is_token(&request.method) {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "the method {:?} is not an HTTP token (RFC 9110 section 9.1)",
+                    request.method
+                ),
+            ));
+        }
+        let o = &self.shared.options;
+        for (name, value) in &request.headers {
+            if !is_token(name) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("request header name {name:?} is not an HTTP token"),
+                ));
+            }
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("request header {name:?} has a CR, LF or NUL in its value"),
+                ));
+            }
+            let is = |n: &str| name.eq_ignore_ascii_case(n);
+            let reserved = RESERVED_REQUEST_HEADERS.iter().any(|r| is(r))
+                || (o.cookies.is_some() && is("cookie"))
+                || (o.credentials.is_some() && is("authorization"));
+            if reserved {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "request header {name:?} is written by the invoker itself (framing, connection \
+                         management, or its cookie jar and credentials); remove it from Request.headers"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn exchange(
+        &self,
+        request: &Request,
+        target: &Target,
+        authorization: Option<String>,
+    ) -> Result<Response, Error> {
         let mut headers = request.headers.clone();
         let cookie_url = target.http_url();
         if let Some(c) = self.cookie_header(&cookie_url) {
             headers.push(("cookie".into(), c));
         }
-        if let (true, Some(c)) = (authorize, &self.shared.options.credentials) {
-            headers.push(("authorization".into(), c.basic()));
+        if let Some(a) = authorization {
+            headers.push(("authorization".into(), a));
         }
         let plan = Plan::choose(request.version, request.version_policy, target.secure);
         let method = request.method.as_str();
-        let response = match self.connect(&target, plan, MAX_RESPONSE_HEAD, false).await? {
-            Connection::Http2(h2) => {
-                let mut builder = http::Request::builder().method(method).uri(format!(
-                    "{}{}",
-                    target.origin_url(),
-                    target.path
-                ));
-                for (k, v) in &headers {
-                    builder = builder.header(k.to_ascii_lowercase(), v.as_str());
+        let max_body = self.shared.options.max_response_body;
+        let response = if matches!(plan, Plan::Http1) {
+            self.http1(None, method, target, &headers, &request.body).await?
+        } else {
+            match self.connect(target, plan, MAX_RESPONSE_HEAD, false).await? {
+                Connection::Http2(h2) => {
+                    let mut builder = http::Request::builder().method(method).uri(format!(
+                        "{}{}",
+                        target.origin_url(),
+                        target.path
+                    ));
+                    for (k, v) in &headers {
+                        builder = builder.header(k.to_ascii_lowercase(), v.as_str());
+                    }
+                    let head = builder.body(()).map_err(|e| {
+                        Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}"))
+                    })?;
+                    let (status, headers, body) = h2.request(head, request.body.clone(), max_body).await?;
+                    Response {
+                        status,
+                        version: HttpVersion::Http2,
+                        headers,
+                        body,
+                    }
                 }
-                let head = builder
-                    .body(())
-                    .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("invalid request: {e}")))?;
-                let (status, headers, body) =
-                    h2.request(head, request.body.clone(), MAX_RESPONSE_BODY).await?;
-                Response {
-                    status,
-                    version: HttpVersion::Http2,
-                    headers,
-                    body,
+                Connection::Http1(io) => {
+                    self.http1(Some(io), method, target, &headers, &request.body)
+                        .await?
                 }
             }
-            Connection::Http1(io) => http1_request(io, method, &target, &headers, &request.body).await?,
         };
         if let Some(jar) = &self.shared.options.cookies {
             jar.store_from(&response.headers, &cookie_url);
         }
         Ok(response)
+    }
+
+    /// One request over HTTP/1.1: on `fresh` if given, else on an idle
+    /// connection to the origin, else on a new one. A reused connection the
+    /// server closed while idle is replaced once, for idempotent methods only;
+    /// other methods never take an idle connection, since a server may have
+    /// acted on a request whose answer was lost.
+    async fn http1(
+        &self,
+        fresh: Option<Box<dyn Transport>>,
+        method: &str,
+        target: &Target,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Response, Error> {
+        let o = &self.shared.options;
+        let keep = o.max_idle_per_origin > 0;
+        let head = request_head(method, target, headers, body.len(), keep);
+        let origin = target.origin();
+        let head_request = method.eq_ignore_ascii_case("HEAD");
+        let mut io = match fresh {
+            Some(io) => io,
+            None => {
+                let idle = if is_idempotent(method) {
+                    self.take_idle(&origin).await
+                } else {
+                    None
+                };
+                if let Some(mut io) = idle {
+                    match roundtrip(&mut io, &head, body, head_request, o.max_response_body).await {
+                        Ok((response, reusable)) => {
+                            if reusable {
+                                self.put_idle(origin, io);
+                            }
+                            return Ok(response);
+                        }
+                        // Closed while idle: a new connection below.
+                        Err(Failure::Stale) => {}
+                        Err(Failure::Error(e)) => return Err(e),
+                    }
+                }
+                self.open(target, &[b"http/1.1"], MAX_RESPONSE_HEAD).await?.0
+            }
+        };
+        match roundtrip(&mut io, &head, body, head_request, o.max_response_body).await {
+            Ok((response, reusable)) => {
+                if reusable && keep {
+                    self.put_idle(origin, io);
+                }
+                Ok(response)
+            }
+            Err(Failure::Stale) => Err(Error::new(
+                ErrorKind::ConnectionClosedPrematurely,
+                format!("{} closed the connection without answering", target.display()),
+            )),
+            Err(Failure::Error(e)) => Err(e),
+        }
+    }
+
+    /// An idle connection to `origin` that the server has not closed.
+    async fn take_idle(&self, origin: &str) -> Option<Box<dyn Transport>> {
+        loop {
+            let mut io = {
+                let mut idle = self.shared.idle.lock().unwrap_or_else(|e| e.into_inner());
+                idle.get_mut(origin)?.pop()?
+            };
+            // Anything readable on an idle connection (its end, or bytes nobody
+            // asked for) means it cannot carry another request.
+            let mut probe = [0u8; 1];
+            if tokio::time::timeout(Duration::ZERO, io.read(&mut probe))
+                .await
+                .is_err()
+            {
+                return Some(io);
+            }
+        }
+    }
+
+    fn put_idle(&self, origin: String, io: Box<dyn Transport>) {
+        let max = self.shared.options.max_idle_per_origin;
+        let mut idle = self.shared.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let list = idle.entry(origin).or_default();
+        if list.len() < max {
+            list.push(io);
+        }
+    }
+
+    /// Idle HTTP/1.1 connections kept for `url`'s origin (for tests and metrics).
+    pub fn idle_connections(&self, url: &str) -> usize {
+        let Ok(target) = Target::parse(url) else {
+            return 0;
+        };
+        let idle = self.shared.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.get(&target.origin()).map_or(0, Vec::len)
     }
 
     pub(crate) fn cookie_header(&self, url: &url::Url) -> Option<String> {
@@ -493,107 +713,174 @@ impl Invoker {
     }
 }
 
-impl Target {
-    fn origin_url(&self) -> String {
-        let scheme = if self.secure { "https" } else { "http" };
-        format!("{scheme}://{}", self.authority)
-    }
+/// Headers whose value the invoker decides: framing, connection management.
+const RESERVED_REQUEST_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+];
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// One request on its own HTTP/1.1 connection (`Connection: close`).
-async fn http1_request(
-    mut io: Box<dyn Transport>,
+/// RFC 9110 section 9.2.2: a request these methods make can be sent again.
+fn is_idempotent(method: &str) -> bool {
+    ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"].contains(&method)
+}
+
+/// The request head; names and values were checked by `check_request`.
+fn request_head(
     method: &str,
     target: &Target,
     headers: &[(String, String)],
-    body: &[u8],
-) -> Result<Response, Error> {
+    body_len: usize,
+    keep: bool,
+) -> Vec<u8> {
     let mut head = format!(
-        "{method} {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        target.path,
-        target.authority,
-        body.len()
+        "{method} {} HTTP/1.1\r\nHost: {}\r\n",
+        target.path, target.authority
     );
+    if !keep {
+        head.push_str("Connection: close\r\n");
+    }
+    if body_len > 0 || !["GET", "HEAD", "OPTIONS", "TRACE", "DELETE"].contains(&method) {
+        head.push_str(&format!("Content-Length: {body_len}\r\n"));
+    }
     for (k, v) in headers {
-        if k.contains(['\r', '\n', ':']) || v.contains(['\r', '\n']) {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("header {k:?} has a line break or colon in it"),
-            ));
-        }
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     head.push_str("\r\n");
-    io.write_all(head.as_bytes()).await?;
-    io.write_all(body).await?;
-    io.flush().await?;
-    let mut raw = Vec::new();
-    io.take(MAX_RESPONSE_HEAD as u64 + MAX_RESPONSE_BODY as u64)
-        .read_to_end(&mut raw)
-        .await?;
-    parse_http1_response(&raw)
+    head.into_bytes()
 }
 
-/// A whole HTTP/1.1 response read to the end of the connection.
-fn parse_http1_response(raw: &[u8]) -> Result<Response, Error> {
-    let bad = |what: &str| {
-        Error::new(
-            ErrorKind::HeaderError,
-            format!("invalid HTTP/1.1 response: {what}"),
-        )
-    };
-    let mut slots = [httparse::EMPTY_HEADER; 64];
-    let mut parsed = httparse::Response::new(&mut slots);
-    let used = match parsed.parse(raw) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => return Err(bad("the connection ended inside the head")),
-        Err(e) => return Err(bad(&e.to_string())),
-    };
-    let headers: Headers = parsed
-        .headers
-        .iter()
-        .map(|h| (h.name.to_owned(), String::from_utf8_lossy(h.value).into_owned()))
-        .collect();
-    let status = parsed.code.unwrap_or(0);
-    let rest = &raw[used..];
-    let header = |n: &str| sockweave_core::handshake::header(&headers, n);
-    let body = if header("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
-        dechunk(rest).ok_or_else(|| bad("malformed chunked body"))?
-    } else if let Some(len) = header("content-length") {
-        let len: usize = len.trim().parse().map_err(|_| bad("bad Content-Length"))?;
-        rest.get(..len)
-            .ok_or_else(|| bad("the body is shorter than Content-Length"))?
-            .to_vec()
-    } else {
-        rest.to_vec()
-    };
-    Ok(Response {
-        status,
-        version: HttpVersion::Http11,
-        headers,
-        body,
-    })
+/// How a round trip failed.
+enum Failure {
+    /// The connection ended before any byte of a response: a reused one may
+    /// have been closed by the server while idle.
+    Stale,
+    Error(Error),
 }
 
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let httparse::Status::Complete((used, size)) = httparse::parse_chunk_size(data).ok()? else {
-            return None;
-        };
-        data = &data[used..];
-        if size == 0 {
-            return Some(out);
-        }
-        let size = usize::try_from(size).ok()?;
-        out.extend_from_slice(data.get(..size)?);
-        data = data.get(size..)?.strip_prefix(b"\r\n")?;
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Error(e)
     }
 }
 
-/// A `WWW-Authenticate` value that offers HTTP Basic.
-pub(crate) fn is_basic_challenge(v: &str) -> bool {
-    v.trim_start().to_ascii_lowercase().starts_with("basic")
+/// Writes a request and reads its response, with the framing of RFC 9112
+/// section 6.3. Also says whether the connection can carry another request.
+async fn roundtrip(
+    io: &mut Box<dyn Transport>,
+    head: &[u8],
+    body: &[u8],
+    head_request: bool,
+    max_body: usize,
+) -> Result<(Response, bool), Failure> {
+    let sent = async {
+        io.write_all(head).await?;
+        io.write_all(body).await?;
+        io.flush().await
+    }
+    .await;
+    if sent.is_err() {
+        return Err(Failure::Stale);
+    }
+    let limits = HandshakeLimits {
+        max_header_bytes: MAX_RESPONSE_HEAD,
+        max_headers: MAX_RESPONSE_HEADERS,
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut interim = 0;
+    let mut got_any = false;
+    let (head, used) = loop {
+        match parse_response_head(&buf, &limits, head_request).map_err(response_error)? {
+            Some((h, used)) if (100..200).contains(&h.status) => {
+                if h.status == 101 {
+                    return Err(Failure::Error(Error::new(
+                        ErrorKind::HeaderError,
+                        "the server switched protocols (101) on an ordinary request",
+                    )));
+                }
+                interim += 1;
+                if interim > MAX_INTERIM_RESPONSES {
+                    return Err(Failure::Error(Error::new(
+                        ErrorKind::HeaderError,
+                        format!("the server sent more than {MAX_INTERIM_RESPONSES} interim (1xx) responses"),
+                    )));
+                }
+                buf.drain(..used);
+                continue;
+            }
+            Some(v) => break v,
+            None => {}
+        }
+        let n = match io.read(&mut chunk).await {
+            Ok(n) => n,
+            Err(_) if !got_any => return Err(Failure::Stale),
+            Err(e) => return Err(Failure::Error(e.into())),
+        };
+        if n == 0 {
+            if !got_any {
+                return Err(Failure::Stale);
+            }
+            return Err(Failure::Error(Error::new(
+                ErrorKind::ConnectionClosedPrematurely,
+                "the server closed the connection inside the response head",
+            )));
+        }
+        got_any = true;
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let mut decoder = BodyDecoder::new(head.framing, max_body as u64).map_err(response_error)?;
+    let mut out = Vec::new();
+    let mut extra = false;
+    let mut rest = &buf[used..];
+    loop {
+        let n = decoder.decode(rest, &mut out).map_err(response_error)?;
+        extra |= n < rest.len();
+        if decoder.is_done() {
+            break;
+        }
+        let got = io.read(&mut chunk).await.map_err(Error::from)?;
+        if got == 0 {
+            decoder.end_of_input().map_err(response_error)?;
+            break;
+        }
+        rest = &chunk[..got];
+    }
+    let reusable = head.keep_alive && !extra && decoder.is_done();
+    Ok((
+        Response {
+            status: head.status,
+            version: HttpVersion::Http11,
+            headers: head.headers,
+            body: out,
+        },
+        reusable,
+    ))
+}
+
+fn response_error(e: Http1Error) -> Failure {
+    let kind = match e {
+        Http1Error::BodyTooLarge { .. } => ErrorKind::ResponseTooLarge,
+        Http1Error::Truncated => ErrorKind::ConnectionClosedPrematurely,
+        _ => ErrorKind::HeaderError,
+    };
+    let hint = match e {
+        Http1Error::BodyTooLarge { .. } => "; raise InvokerOptions.max_response_body to accept it",
+        _ => "",
+    };
+    Failure::Error(Error::new(kind, format!("invalid HTTP/1.1 response: {e}{hint}")))
 }
 
 /// The invoker options that are not at their defaults, by their names, for
@@ -606,6 +893,9 @@ pub(crate) fn non_default(o: &InvokerOptions) -> Vec<&'static str> {
     }
     if o.credentials.is_some() {
         set.push("credentials");
+    }
+    if o.allow_basic_over_cleartext {
+        set.push("allow_basic_over_cleartext");
     }
     if o.proxy.is_some() {
         set.push("proxy");
@@ -620,26 +910,4 @@ pub(crate) fn non_default(o: &InvokerOptions) -> Vec<&'static str> {
         set.push("root_certificates");
     }
     set
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http1_responses_with_length_chunks_or_eof() {
-        let r = parse_http1_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef").unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (200, b"abc".as_slice()));
-        let r = parse_http1_response(
-            b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (201, b"abcde".as_slice()));
-        let r = parse_http1_response(b"HTTP/1.1 404 Not Found\r\n\r\ngone").unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (404, b"gone".as_slice()));
-        assert!(parse_http1_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc").is_err());
-        assert!(
-            parse_http1_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n").is_err()
-        );
-    }
 }

@@ -26,7 +26,9 @@
 //! ```
 
 mod accept_any;
+mod auth;
 mod client;
+mod cookies;
 mod driver;
 mod error;
 mod http2;
@@ -35,15 +37,21 @@ mod message;
 mod proxy;
 mod server;
 mod stream;
+mod target;
 mod tls;
 mod transport;
 mod websocket;
 
 pub use accept_any::{accept_any, Accepting};
-pub use client::{ClientWebSocket, ClientWebSocketOptions, CookieJar, Credentials};
+pub use auth::Credentials;
+pub use client::{ClientWebSocket, ClientWebSocketOptions};
+pub use cookies::CookieJar;
 pub use error::{Error, ErrorKind};
 pub use http2::server::{accept_h2, accept_h2_with, H2Connection, HttpExchange, Incoming};
-pub use invoker::{Invoker, InvokerOptions, Request, Response};
+pub use invoker::{
+    Invoker, InvokerOptions, Request, Response, DEFAULT_MAX_IDLE_PER_ORIGIN, DEFAULT_MAX_RESPONSE_BODY,
+    DEFAULT_REQUEST_TIMEOUT,
+};
 pub use message::Message;
 pub use proxy::Proxy;
 pub use server::{accept, accept_with, Accepted, Rejected};

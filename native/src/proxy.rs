@@ -1,15 +1,16 @@
 //! HTTP proxies: a `CONNECT` tunnel (RFC 9110 section 9.3.6) to the WebSocket
 //! server, with Basic proxy credentials.
 
-use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::Credentials;
+use crate::auth::Credentials;
 use crate::error::{Error, ErrorKind};
+use crate::target::{redact, redact_password};
 
 /// An HTTP proxy to tunnel through (.NET's `ClientWebSocketOptions.Proxy`).
-#[derive(Clone, Debug)]
+/// `Debug` shows the URL with its password as `***`.
+#[derive(Clone)]
 pub struct Proxy {
     /// The proxy's address, `http://host:port`.
     pub url: url::Url,
@@ -17,12 +18,25 @@ pub struct Proxy {
     pub credentials: Option<Credentials>,
 }
 
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("url", &redact_password(&self.url))
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
 impl Proxy {
     /// A proxy from a URL such as `http://127.0.0.1:8888`; credentials in the
     /// URL (`http://user:pass@host:port`) are used for `Proxy-Authorization`.
     pub fn new(url: &str) -> Result<Proxy, Error> {
-        let url = url::Url::parse(url)
-            .map_err(|e| Error::new(ErrorKind::InvalidArgument, format!("proxy URL {url:?}: {e}")))?;
+        let url = url::Url::parse(url).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("proxy URL {:?}: {e}", redact(url)),
+            )
+        })?;
         if url.scheme() != "http" {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
@@ -123,14 +137,6 @@ impl Proxy {
                 ),
             )),
         }
-    }
-}
-
-impl Credentials {
-    /// The `Basic` authorization value.
-    pub(crate) fn basic(&self) -> String {
-        let raw = format!("{}:{}", self.user, self.password);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
     }
 }
 

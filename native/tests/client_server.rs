@@ -9,8 +9,10 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
-use base64::Engine;
-use common::{bounded, echo, echo_server, listen, masked_frame, raw_accept};
+use common::{
+    basic, basic_auth_server, bounded, echo, echo_server, listen, masked_frame, raw_accept, server_frame,
+    text_frame,
+};
 use sockweave::{
     accept, accept_with, Accepted, ClientWebSocket, ClientWebSocketOptions, CloseCode, CookieJar,
     Credentials, ErrorKind, MessageType, Millis, Options, Rejected, SendFlags, ServerRequest, State,
@@ -376,47 +378,6 @@ async fn a_refusal_reaches_the_client_with_status_and_headers() {
     .await;
 }
 
-fn basic(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
-}
-
-/// A server that requires `Authorization: Basic alice:s3cret`; records the
-/// `Authorization` header of every request.
-async fn basic_auth_server() -> (u16, Arc<Mutex<Vec<Option<String>>>>) {
-    let (listener, port) = listen().await;
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        while let Ok((tcp, _)) = listener.accept().await {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let result = accept_with(tcp, &Options::default(), |req| {
-                    let auth = req.header("authorization").map(String::from);
-                    let ok = auth.as_deref() == Some(basic("alice", "s3cret").as_str());
-                    log.lock().unwrap().push(auth);
-                    if ok {
-                        Ok(Accepted::default())
-                    } else {
-                        Err(Rejected {
-                            status: 401,
-                            message: "who are you?".into(),
-                            headers: vec![("WWW-Authenticate".into(), "Basic realm=\"x\"".into())],
-                        })
-                    }
-                })
-                .await;
-                if let Ok((ws, _)) = result {
-                    echo(&ws).await;
-                }
-            });
-        }
-    });
-    (port, seen)
-}
-
 #[tokio::test]
 async fn http_basic_credentials_are_sent_after_a_401_challenge() {
     bounded(async {
@@ -428,6 +389,8 @@ async fn http_basic_credentials_are_sent_after_a_401_challenge() {
                 user: "alice".into(),
                 password: "s3cret".into(),
             }),
+            // Loopback test server: Basic over ws:// is opted into.
+            allow_basic_over_cleartext: true,
             ..Default::default()
         });
         ws.connect(&url).await.unwrap();
@@ -466,6 +429,8 @@ async fn wrong_credentials_are_tried_once_and_the_401_is_reported() {
                 user: "alice".into(),
                 password: "wrong".into(),
             }),
+            // Loopback test server: Basic over ws:// is opted into.
+            allow_basic_over_cleartext: true,
             ..Default::default()
         });
         let e = ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap_err();
@@ -647,14 +612,6 @@ async fn abort_fails_a_pending_receive_in_another_task() {
         assert_eq!(e.kind(), ErrorKind::ConnectionClosedPrematurely, "{e}");
     })
     .await;
-}
-
-/// An unmasked (server-to-client) single-frame text message.
-fn text_frame(s: &str) -> Vec<u8> {
-    assert!(s.len() < 126);
-    let mut f = vec![0x81, s.len() as u8];
-    f.extend_from_slice(s.as_bytes());
-    f
 }
 
 #[tokio::test]
@@ -1084,6 +1041,8 @@ async fn cookies_from_a_401_go_with_the_retry_and_paths_are_respected() {
                 user: "u".into(),
                 password: "p".into(),
             }),
+            // Loopback test server: Basic over ws:// is opted into.
+            allow_basic_over_cleartext: true,
             ..Default::default()
         };
         let ws = common::connect(&format!("ws://127.0.0.1:{port}/rooms/a"), options.clone())
@@ -1248,14 +1207,6 @@ async fn a_second_receive_while_one_is_pending_is_refused() {
     .await;
 }
 
-/// An unmasked (server-to-client) single-frame binary message of 126..=65535 bytes.
-fn binary_frame(payload: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x82, 126];
-    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
 #[tokio::test]
 async fn frames_sent_with_the_request_beyond_the_receive_buffer_all_arrive() {
     bounded(async {
@@ -1303,7 +1254,7 @@ async fn frames_sent_with_the_response_beyond_the_receive_buffer_all_arrive() {
             let (mut tcp, _) = listener.accept().await.unwrap();
             let mut bytes = raw_accept(&mut tcp).await;
             for i in 0..4u8 {
-                bytes.extend(binary_frame(&[i; 300]));
+                bytes.extend(server_frame(0x2, &[i; 300]));
             }
             tcp.write_all(&bytes).await.unwrap();
             let mut sink = vec![0u8; 4096];

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use common::servers::receive_message;
 use common::{bounded, masked_frame, read_frame};
 use sockweave::{CloseCode, ErrorKind, MessageType, Options, SendFlags, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
@@ -205,15 +206,8 @@ async fn large_payloads_read_into_the_callers_buffer_arrive_exact_and_checked() 
         });
         let mut buf = vec![0u8; 64 * 1024];
         for (want, ty) in [(&binary, MessageType::Binary), (&text, MessageType::Text)] {
-            let mut got = Vec::new();
-            loop {
-                let r = ws.receive(&mut buf).await.unwrap();
-                assert_eq!(r.message_type, ty);
-                got.extend_from_slice(&buf[..r.count]);
-                if r.end_of_message {
-                    break;
-                }
-            }
+            let (got_ty, got) = receive_message(&*ws, &mut buf).await;
+            assert_eq!(got_ty, ty);
             assert!(
                 got == *want,
                 "a {ty:?} message of {} bytes came back different",

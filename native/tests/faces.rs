@@ -6,7 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bounded, echo, echo_server, listen};
+use common::servers::receive_message;
+use common::servers::serve_one;
+use common::{bounded, echo, echo_server, listen, peer};
 use futures_util::{SinkExt, StreamExt};
 use sockweave::{
     accept, ClientWebSocket, ClientWebSocketOptions, CloseCode, Message, MessageType, Options, SendFlags,
@@ -20,20 +22,21 @@ async fn client(port: u16, options: ClientWebSocketOptions) -> WebSocket {
     ws.into_websocket().unwrap()
 }
 
-/// A server that sends what it is told to, piece by piece, and when the
-/// channel closes, echoes until the client's Close.
-async fn puppet_server() -> (u16, mpsc::UnboundedSender<(Vec<u8>, MessageType, SendFlags)>) {
-    let (listener, port) = listen().await;
+/// A client connected in memory to a server that sends what it is told to,
+/// piece by piece, and when the channel closes, echoes until the client's Close.
+fn puppet() -> (
+    WebSocket,
+    mpsc::UnboundedSender<(Vec<u8>, MessageType, SendFlags)>,
+) {
+    let (client, server) = peer::pair(Options::default(), Options::default());
     let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<u8>, MessageType, SendFlags)>();
     tokio::spawn(async move {
-        let (tcp, _) = listener.accept().await.unwrap();
-        let ws = accept(tcp, &Options::default()).await.unwrap();
         while let Some((data, ty, flags)) = rx.recv().await {
-            ws.send(&data, ty, flags).await.unwrap();
+            server.send(&data, ty, flags).await.unwrap();
         }
-        echo(&ws).await;
+        echo(&server).await;
     });
-    (port, tx)
+    (client, tx)
 }
 
 #[tokio::test]
@@ -143,9 +146,7 @@ fn numbered(prefix: &str, i: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn split_halves_carry_a_thousand_messages_each_way_concurrently() {
     bounded(async {
-        let (listener, port) = listen().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
+        let (port, server) = serve_one(move |tcp| async move {
             let ws = accept(tcp, &Options::default()).await.unwrap();
             let (mut read, mut write) = ws.split();
             // The server reads with the Stream and writes with the Sink.
@@ -172,7 +173,8 @@ async fn split_halves_carry_a_thousand_messages_each_way_concurrently() {
             // at once can discard it (see dropping_the_socket_after_its_stream_ended_...).
             read.websocket().finished().await;
             (read.websocket().state(), write.websocket().close_status())
-        });
+        })
+        .await;
 
         let ws = client(port, Default::default()).await;
         let (read, write) = ws.split();
@@ -180,15 +182,8 @@ async fn split_halves_carry_a_thousand_messages_each_way_concurrently() {
         let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; 256];
             for i in 0..EACH_WAY {
-                let mut msg = Vec::new();
-                loop {
-                    let r = read.receive(&mut buf).await.unwrap();
-                    assert_eq!(r.message_type, MessageType::Text);
-                    msg.extend_from_slice(&buf[..r.count]);
-                    if r.end_of_message {
-                        break;
-                    }
-                }
+                let (ty, msg) = receive_message(&read, &mut buf).await;
+                assert_eq!(ty, MessageType::Text);
                 assert_eq!(
                     String::from_utf8(msg).unwrap(),
                     numbered("s", i),
@@ -229,9 +224,7 @@ async fn split_halves_carry_a_thousand_messages_each_way_concurrently() {
 #[tokio::test]
 async fn dropping_one_half_keeps_the_connection_and_dropping_both_aborts_it() {
     bounded(async {
-        let (listener, port) = listen().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
+        let (port, server) = serve_one(move |tcp| async move {
             let ws = accept(tcp, &Options::default()).await.unwrap();
             let mut buf = [0u8; 64];
             let r = ws.receive(&mut buf).await.unwrap();
@@ -241,7 +234,8 @@ async fn dropping_one_half_keeps_the_connection_and_dropping_both_aborts_it() {
                 .unwrap();
             // Then the client drops everything without closing.
             ws.receive(&mut buf).await.map(|r| r.message_type)
-        });
+        })
+        .await;
         let ws = client(port, Default::default()).await;
         let (read, write) = ws.split();
         write
@@ -268,8 +262,7 @@ async fn dropping_one_half_keeps_the_connection_and_dropping_both_aborts_it() {
 #[tokio::test]
 async fn a_dropped_receive_takes_nothing() {
     bounded(async {
-        let (port, server) = puppet_server().await;
-        let ws = client(port, Default::default()).await;
+        let (ws, server) = puppet();
         let mut buf = vec![0u8; 8192];
 
         // Polled once, pending, dropped.
@@ -289,15 +282,8 @@ async fn a_dropped_receive_takes_nothing() {
         server
             .send((message.clone(), MessageType::Binary, SendFlags::END_OF_MESSAGE))
             .unwrap();
-        let mut got = Vec::new();
-        loop {
-            let r = ws.receive(&mut buf).await.unwrap();
-            assert_eq!(r.message_type, MessageType::Binary);
-            got.extend_from_slice(&buf[..r.count]);
-            if r.end_of_message {
-                break;
-            }
-        }
+        let (ty, got) = receive_message(&ws, &mut buf).await;
+        assert_eq!(ty, MessageType::Binary);
         assert_eq!(got, message, "the message is not whole after dropped receives");
 
         // In the middle of a message: the rest goes to the next receive.
@@ -342,8 +328,7 @@ async fn a_dropped_receive_takes_nothing() {
 #[tokio::test]
 async fn a_dropped_stream_next_loses_nothing() {
     bounded(async {
-        let (port, server) = puppet_server().await;
-        let mut ws = client(port, Default::default()).await;
+        let (mut ws, server) = puppet();
 
         assert!(tokio::time::timeout(Duration::from_millis(50), ws.next())
             .await
@@ -402,14 +387,7 @@ async fn a_dropped_send_leaves_the_connection_usable_and_messages_whole() {
             let mut indices = Vec::new();
             let mut buf = vec![0u8; 1024];
             loop {
-                let mut msg = Vec::new();
-                let ty = loop {
-                    let r = ws.receive(&mut buf).await.unwrap();
-                    msg.extend_from_slice(&buf[..r.count]);
-                    if r.end_of_message {
-                        break r.message_type;
-                    }
-                };
+                let (ty, msg) = receive_message(&ws, &mut buf).await;
                 if ty == MessageType::Text {
                     assert_eq!(msg, b"done");
                     break;
@@ -528,9 +506,7 @@ async fn a_dropped_send_leaves_the_connection_usable_and_messages_whole() {
 #[tokio::test]
 async fn a_send_dropped_after_queueing_still_sends_the_whole_message() {
     bounded(async {
-        let (listener, port) = listen().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
+        let (port, server) = serve_one(move |tcp| async move {
             let mut ws = accept(tcp, &Options::default()).await.unwrap();
             let first = ws.next().await.unwrap().unwrap();
             let second = ws.next().await.unwrap().unwrap();
@@ -538,7 +514,8 @@ async fn a_send_dropped_after_queueing_still_sends_the_whole_message() {
             // Let the driver write the answer to the Close before dropping the socket.
             ws.finished().await;
             (first, second)
-        });
+        })
+        .await;
         let ws = client(port, Default::default()).await;
         // 1 MiB is over max_pending_output (256 KiB): the first poll queues it
         // whole, then waits for the queue to drain; the future is dropped there.
@@ -567,9 +544,7 @@ async fn a_send_dropped_after_queueing_still_sends_the_whole_message() {
 #[tokio::test]
 async fn a_dropped_close_leaves_the_close_sent_and_the_connection_closing() {
     bounded(async {
-        let (listener, port) = listen().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
+        let (port, server) = serve_one(move |tcp| async move {
             let ws = accept(tcp, &Options::default()).await.unwrap();
             let mut buf = [0u8; 64];
             let r = ws.receive(&mut buf).await.unwrap();
@@ -580,7 +555,8 @@ async fn a_dropped_close_leaves_the_close_sent_and_the_connection_closing() {
                 .unwrap();
             ws.close_output(Some(CloseCode::NORMAL), "ok").await.unwrap();
             (r.close_status, r.close_status_description)
-        });
+        })
+        .await;
         let ws = client(port, Default::default()).await;
         tokio::select! {
             biased;
@@ -609,9 +585,7 @@ async fn a_dropped_close_leaves_the_close_sent_and_the_connection_closing() {
 #[tokio::test]
 async fn dropping_the_socket_after_its_stream_ended_still_answers_the_close() {
     bounded(async {
-        let (listener, port) = listen().await;
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
+        let (port, server) = serve_one(move |tcp| async move {
             let mut ws = accept(tcp, &Options::default()).await.unwrap();
             let mut count = 0;
             // The usual loop: read until the stream ends, then drop the socket.
@@ -621,7 +595,8 @@ async fn dropping_the_socket_after_its_stream_ended_still_answers_the_close() {
             }
             assert_eq!(ws.state(), State::Closed);
             count
-        });
+        })
+        .await;
         let ws = client(port, Default::default()).await;
         ws.send(b"only", MessageType::Text, SendFlags::END_OF_MESSAGE)
             .await

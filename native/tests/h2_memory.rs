@@ -5,46 +5,25 @@
 //! A counting allocator (this test binary only) measures the peak of live heap
 //! bytes of the whole process: client, server and both HTTP/2 connections.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
+
 use std::time::Duration;
 
 use sockweave::{
     ClientWebSocket, CloseCode, HttpVersion, HttpVersionPolicy, Incoming, MessageType, Options, SendFlags,
 };
-use tokio::net::TcpListener;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
+use common::{heap, listen};
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 const TOTAL: usize = 256 * 1024 * 1024;
 const PIECE: usize = 1024 * 1024;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_256_mib_message_through_one_stream_stays_within_the_buffers() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
+    let (listener, port) = listen().await;
     let options = Options {
         max_message_size: TOTAL as u64,
         ..Options::default()
@@ -58,7 +37,7 @@ async fn a_256_mib_message_through_one_stream_stays_within_the_buffers() {
         };
         // A slow start: the sender must be held back by flow control meanwhile.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let stalled_peak = PEAK.load(Ordering::Relaxed);
+        let stalled_peak = heap::peak();
         let mut buf = vec![0u8; 16 * 1024];
         let (mut received, mut sum) = (0usize, 0u64);
         loop {
@@ -85,8 +64,8 @@ async fn a_256_mib_message_through_one_stream_stays_within_the_buffers() {
     ws.options_mut().options.http_version = HttpVersion::Http2;
     ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
     ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap();
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = heap::live();
+    heap::reset_peak();
 
     let piece: Vec<u8> = (0..PIECE).map(|i| (i % 251) as u8).collect();
     let mut expected_sum = 0u64;
@@ -111,7 +90,7 @@ async fn a_256_mib_message_through_one_stream_stays_within_the_buffers() {
     assert_eq!(received, TOTAL);
     assert_eq!(sum, expected_sum);
 
-    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let peak = heap::peak() - baseline;
     let stalled = stalled_peak.saturating_sub(baseline);
     println!(
         "REPORT h2 256 MiB through one stream: peak heap above baseline {:.1} MiB (while the reader stalled: {:.1} MiB)",

@@ -9,21 +9,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::{bounded, h2_only_client, listen, raw_accept, Ca};
+use common::frames::announce;
+use common::servers::serve_one;
+use common::{bounded, h2_only_client, listen, peer, raw_accept, text_frame, Ca};
 use sockweave::{
     ClientWebSocket, CloseCode, ErrorKind, Incoming, MessageType, Millis, Options, RootCertificates,
     SendFlags, State,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// An unmasked (server-to-client) text frame.
-fn text_frame(s: &str) -> Vec<u8> {
-    assert!(s.len() < 126);
-    let mut f = vec![0x81, s.len() as u8];
-    f.extend_from_slice(s.as_bytes());
-    f
-}
 
 /// A client connected to a raw server that, after the handshake, writes
 /// `bytes` and then does what `then` says with the TCP connection.
@@ -32,21 +26,20 @@ where
     F: FnOnce(TcpStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
-    let (listener, port) = listen().await;
-    tokio::spawn(async move {
-        let (mut tcp, _) = listener.accept().await.unwrap();
+    let (port, _server) = serve_one(move |mut tcp| async move {
         let response = raw_accept(&mut tcp).await;
         tcp.write_all(&response).await.unwrap();
         tcp.write_all(&bytes).await.unwrap();
         then(tcp).await;
-    });
+    })
+    .await;
     let mut ws = ClientWebSocket::new();
     ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap();
     ws
 }
 
 /// Waits for the peer's bytes until it closes; returns them.
-async fn drain(mut tcp: TcpStream) -> Vec<u8> {
+async fn drain<S: tokio::io::AsyncRead + Unpin>(mut tcp: S) -> Vec<u8> {
     let mut all = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut all)).await;
     all
@@ -74,19 +67,14 @@ fn client_close_code(bytes: &[u8]) -> Option<u16> {
 #[tokio::test]
 async fn a_frame_header_announcing_more_than_max_frame_size_fails_at_once_with_1009() {
     bounded(async {
-        let (tx, rx) = tokio::sync::oneshot::channel();
         // A 64-bit length of 32 MiB (over the 16 MiB default), and no payload at all.
-        let mut header = vec![0x82, 127];
-        header.extend_from_slice(&(32u64 << 20).to_be_bytes());
-        let ws = client_of_raw_server(header, |tcp| async move {
-            let _ = tx.send(drain(tcp).await);
-        })
-        .await;
+        let (ws, mut server) = peer::raw(Options::default());
+        server.write_all(&announce(32 << 20)).await.unwrap();
         // Decided from the header alone: the 32 MiB never come, yet the receive fails.
         let mut buf = [0u8; 64];
         let e = ws.receive(&mut buf).await.unwrap_err();
         assert_eq!(e.close_code(), Some(CloseCode::MESSAGE_TOO_BIG), "{e}");
-        let sent = rx.await.unwrap();
+        let sent = drain(server).await;
         assert_eq!(
             client_close_code(&sent),
             Some(1009),
@@ -99,19 +87,14 @@ async fn a_frame_header_announcing_more_than_max_frame_size_fails_at_once_with_1
 #[tokio::test]
 async fn a_2_to_the_63_length_is_rejected_at_once_with_1002() {
     bounded(async {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut header = vec![0x82, 127];
-        header.extend_from_slice(&(1u64 << 63).to_be_bytes());
-        let ws = client_of_raw_server(header, |tcp| async move {
-            let _ = tx.send(drain(tcp).await);
-        })
-        .await;
+        let (ws, mut server) = peer::raw(Options::default());
+        server.write_all(&announce(1 << 63)).await.unwrap();
         let mut buf = [0u8; 64];
         let e = ws.receive(&mut buf).await.unwrap_err();
         // RFC 6455 5.2: the most significant bit of a 64-bit length must be 0.
         assert_eq!(e.close_code(), Some(CloseCode::PROTOCOL_ERROR), "{e}");
         assert_eq!(ws.state(), State::Aborted);
-        assert_eq!(client_close_code(&rx.await.unwrap()), Some(1002));
+        assert_eq!(client_close_code(&drain(server).await), Some(1002));
     })
     .await;
 }
@@ -274,13 +257,8 @@ async fn a_tls_session_cut_without_close_notify_is_a_premature_close() {
     bounded(async {
         let ca = Ca::new("sockweave test CA");
         let leaf = ca.server_cert(&["localhost"], 4000);
-        let config =
-            sockweave::tls_server_config(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes(), &[b"http/1.1"])
-                .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        let (listener, port) = listen().await;
-        tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
+        let acceptor = leaf.acceptor(&[b"http/1.1"]);
+        let (port, _server) = serve_one(move |tcp| async move {
             let tls = acceptor.accept(tcp).await.unwrap();
             let ws = sockweave::accept(tls, &Options::default()).await.unwrap();
             ws.send(b"before the cut", MessageType::Text, SendFlags::END_OF_MESSAGE)
@@ -290,7 +268,8 @@ async fn a_tls_session_cut_without_close_notify_is_a_premature_close() {
             // Dropping the socket aborts: the TCP connection goes away with no
             // close_notify and no Close frame.
             ws.abort();
-        });
+        })
+        .await;
         let mut ws = ClientWebSocket::new();
         ws.options_mut().root_certificates = RootCertificates::from_pem(ca.pem().as_bytes()).unwrap();
         ws.connect(&format!("wss://localhost:{port}/")).await.unwrap();

@@ -571,6 +571,8 @@ async fn requests_over_http2_use_the_invokers_credentials_and_cookies() {
                 user: "user".into(),
                 password: "pass".into(),
             }),
+            credential_origins: vec![url.clone()],
+            allow_basic_over_cleartext: true,
             ..Default::default()
         });
         let get = || Request::get(&url).version(HttpVersion::Http2, HttpVersionPolicy::RequestVersionExact);

@@ -1,16 +1,20 @@
 //! Keep-alive on real TCP connections, with tokio's paused clock so the
 //! timings are exact and the tests take no real time.
 
+mod common;
+
 use std::time::Duration;
 
 use sockweave::core::frame::{FrameHeader, OpCode};
-use sockweave::core::handshake::parse_request;
 use sockweave::core::keepalive::PONG_TIMEOUT_MESSAGE;
 use sockweave::core::session::{Role, Session, SessionConfig};
 use sockweave::{ClientWebSocket, ErrorKind, MessageType, Millis, Options, SendFlags, State};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
+
+use common::servers::serve_one;
+use common::{listen, raw_accept};
 
 /// How a hand-driven peer treats our PINGs.
 #[derive(Clone, Copy)]
@@ -23,25 +27,11 @@ enum Peer {
     Floods { count: usize, size: usize },
 }
 
-/// Answers the opening handshake by hand (the client sends nothing before the 101).
-async fn raw_accept(tcp: &mut TcpStream) {
-    let mut buf = vec![0u8; 4096];
-    let mut head = Vec::new();
-    let req = loop {
-        let n = tcp.read(&mut buf).await.unwrap();
-        head.extend_from_slice(&buf[..n]);
-        if let Some((req, _)) = parse_request(&head, Default::default()).unwrap() {
-            break req;
-        }
-    };
-    let response = req.accept_response(None, &[], &[]).unwrap();
-    tcp.write_all(&response).await.unwrap();
-}
-
 /// A server built from the core engine directly, so its timing is ours to choose.
 async fn peer(listener: TcpListener, behaviour: Peer) {
     let (mut tcp, _) = listener.accept().await.unwrap();
-    raw_accept(&mut tcp).await;
+    let response = raw_accept(&mut tcp).await;
+    tcp.write_all(&response).await.unwrap();
     let mut buf = vec![0u8; 4096];
     let mut session = Session::new(
         SessionConfig::for_stream(Role::Server, &Options::default()),
@@ -93,15 +83,14 @@ async fn peer(listener: TcpListener, behaviour: Peer) {
 }
 
 async fn client(behaviour: Peer, interval: u64, timeout: u64) -> ClientWebSocket {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, port) = listen().await;
     tokio::spawn(peer(listener, behaviour));
     let mut ws = ClientWebSocket::new();
     let o = &mut ws.options_mut().options;
     o.keep_alive_interval = Some(Millis::Finite(interval));
     o.keep_alive_timeout = Some(Millis::Finite(timeout));
     o.receive_buffer_size = 16 * 1024;
-    ws.connect(&format!("ws://{addr}/")).await.unwrap();
+    ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap();
     ws
 }
 
@@ -178,11 +167,9 @@ async fn not_reading_while_the_peer_floods_is_not_silence() {
 async fn unsolicited_pong_is_the_client_default() {
     // A raw peer that counts the frames it receives: with default options the
     // client sends an empty PONG every 30 s, and nothing else.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let counter = tokio::spawn(async move {
-        let (mut tcp, _) = listener.accept().await.unwrap();
-        raw_accept(&mut tcp).await;
+    let (port, counter) = serve_one(move |mut tcp| async move {
+        let response = raw_accept(&mut tcp).await;
+        tcp.write_all(&response).await.unwrap();
         let mut buf = vec![0u8; 4096];
         let mut wire = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(95);
@@ -205,9 +192,10 @@ async fn unsolicited_pong_is_the_client_default() {
         }
         assert_eq!(pos, wire.len());
         pongs
-    });
+    })
+    .await;
     let mut ws = ClientWebSocket::new();
-    ws.connect(&format!("ws://{addr}/")).await.unwrap();
+    ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap();
     assert_eq!(
         counter.await.unwrap(),
         3,

@@ -9,6 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::servers::serve_one;
 use common::{bounded, echo_server, listen, raw_accept, read_masked_frame, server_frame};
 use sockweave::{
     ClientWebSocket, CloseCode, DeflateOptions, ErrorKind, MessageType, Options, SendFlags, State, WebSocket,
@@ -25,9 +26,7 @@ fn close_payload(code: u16, reason: &str) -> Vec<u8> {
 /// (`shutdown(SHUT_WR)`) if asked, and returns every frame the client sends
 /// until it closes TCP.
 async fn raw_server(frames: Vec<u8>, half_close: bool) -> (u16, tokio::task::JoinHandle<Vec<(u8, Vec<u8>)>>) {
-    let (listener, port) = listen().await;
-    let task = tokio::spawn(async move {
-        let (mut tcp, _) = listener.accept().await.unwrap();
+    let (port, task) = serve_one(move |mut tcp| async move {
         let response = raw_accept(&mut tcp).await;
         tcp.write_all(&response).await.unwrap();
         tcp.write_all(&frames).await.unwrap();
@@ -39,7 +38,8 @@ async fn raw_server(frames: Vec<u8>, half_close: bool) -> (u16, tokio::task::Joi
             got.push(f);
         }
         got
-    });
+    })
+    .await;
     (port, task)
 }
 
@@ -270,13 +270,12 @@ async fn from_stream_applies_the_deflate_options_on_the_wire() {
         assert_eq!(server.await.unwrap(), text.as_bytes());
 
         // And a raw reader sees a compressed frame (RSV1) much smaller than the text.
-        let (listener, port) = listen().await;
-        let raw = tokio::spawn(async move {
-            let (mut tcp, _) = listener.accept().await.unwrap();
+        let (port, raw) = serve_one(move |mut tcp| async move {
             let mut head = [0u8; 2];
             tcp.read_exact(&mut head).await.unwrap();
             head
-        });
+        })
+        .await;
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let ws = WebSocket::from_stream(tcp, &deflate).unwrap();
         ws.send(text.as_bytes(), MessageType::Text, SendFlags::END_OF_MESSAGE)
@@ -296,9 +295,7 @@ async fn from_stream_applies_the_deflate_options_on_the_wire() {
 #[tokio::test]
 async fn a_subprotocol_answered_in_another_case_is_accepted_as_offered() {
     bounded(async {
-        let (listener, port) = listen().await;
-        tokio::spawn(async move {
-            let (mut tcp, _) = listener.accept().await.unwrap();
+        let (port, _server) = serve_one(move |mut tcp| async move {
             let mut head = Vec::new();
             let mut chunk = [0u8; 1024];
             let req = loop {
@@ -317,7 +314,8 @@ async fn a_subprotocol_answered_in_another_case_is_accepted_as_offered() {
             );
             tcp.write_all(response.as_bytes()).await.unwrap();
             tokio::time::sleep(Duration::from_secs(1)).await;
-        });
+        })
+        .await;
         let mut ws = ClientWebSocket::new();
         ws.options_mut().add_sub_protocol("chat");
         ws.connect(&format!("ws://127.0.0.1:{port}/")).await.unwrap();

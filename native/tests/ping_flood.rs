@@ -8,36 +8,12 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-use common::{listen, masked_frame};
+use common::{heap, listen, masked_frame};
 use sockweave::Options;
 use tokio::io::AsyncWriteExt;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 /// What the attacker sends in all: far more than any buffer.
 const FLOOD: usize = 128 << 20;
@@ -69,8 +45,8 @@ async fn flood(frame: Vec<u8>) -> (usize, usize) {
         .take((1 << 20) / frame.len() * frame.len())
         .collect();
     tokio::task::yield_now().await;
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = heap::live();
+    heap::reset_peak();
     let mut sent = 0;
     // The server stops reading only if it must; then our writes block, and
     // the flood ends there (the kernel's buffers hold the rest).
@@ -80,7 +56,7 @@ async fn flood(frame: Vec<u8>) -> (usize, usize) {
             _ => break,
         }
     }
-    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    let peak = heap::peak() - baseline;
     server.abort();
     (peak, sent)
 }

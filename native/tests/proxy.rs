@@ -5,8 +5,9 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use base64::Engine;
-use common::{assert_echo, bounded, connect, echo, echo_server, h2_only_client, tls_echo_server_for, Ca};
+use common::{
+    assert_echo, basic, bounded, connect, echo, echo_server, h2_only_client, tls_echo_server_for, Ca,
+};
 use sockweave::{
     accept_with, Accepted, ClientWebSocketOptions, CloseCode, Credentials, ErrorKind, Options, Proxy,
     RootCertificates, State,
@@ -49,13 +50,6 @@ impl TestProxy {
     fn tunnels(&self) -> usize {
         *self.tunnels.lock().unwrap()
     }
-}
-
-fn basic(user: &str, password: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
-    )
 }
 
 async fn start_proxy(mode: Mode) -> TestProxy {
@@ -445,6 +439,7 @@ async fn http_basic_to_the_server_works_through_the_proxy() {
                 user: "web".into(),
                 password: "pw".into(),
             }),
+            allow_basic_over_cleartext: true,
             ..Default::default()
         };
         let ws = connect(&format!("ws://127.0.0.1:{server_port}/"), options)

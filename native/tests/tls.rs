@@ -6,6 +6,8 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use common::servers::receive_message;
+use common::servers::serve_one;
 use common::{assert_echo, bounded, connect, tls_echo_server, tls_echo_server_for, Ca};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -13,7 +15,6 @@ use sockweave::{
     CertificateCheck, ClientCertificate, ClientWebSocketOptions, CloseCode, ErrorKind, MessageType, Options,
     RootCertificates, SendFlags, State,
 };
-use tokio::net::TcpListener;
 
 fn trusting(ca: &Ca) -> ClientWebSocketOptions {
     ClientWebSocketOptions {
@@ -27,14 +28,8 @@ async fn wss_with_a_custom_root_connects_and_echoes() {
     bounded(async {
         let ca = Ca::new("sockweave test CA");
         let leaf = ca.server_cert(&["localhost"], 4000);
-        let config =
-            sockweave::tls_server_config(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes(), &[b"http/1.1"])
-                .unwrap();
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let server = tokio::spawn(async move {
-            let (tcp, _) = listener.accept().await.unwrap();
+        let acceptor = leaf.acceptor(&[b"http/1.1"]);
+        let (port, server) = serve_one(move |tcp| async move {
             let tls = acceptor.accept(tcp).await.unwrap();
             let (_, conn) = tls.get_ref();
             let alpn = conn.alpn_protocol().map(<[u8]>::to_vec);
@@ -42,7 +37,8 @@ async fn wss_with_a_custom_root_connects_and_echoes() {
             let ws = sockweave::accept(tls, &Options::default()).await.unwrap();
             common::echo(&ws).await;
             (alpn, sni, ws.state())
-        });
+        })
+        .await;
 
         let ws = connect(&format!("wss://localhost:{port}/secure"), trusting(&ca))
             .await
@@ -53,15 +49,7 @@ async fn wss_with_a_custom_root_connects_and_echoes() {
         ws.send(&big, MessageType::Binary, SendFlags::END_OF_MESSAGE)
             .await
             .unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let r = ws.receive(&mut buf).await.unwrap();
-            got.extend_from_slice(&buf[..r.count]);
-            if r.end_of_message {
-                break;
-            }
-        }
+        let (_, got) = receive_message(&ws, &mut [0u8; 4096]).await;
         assert!(got == big);
         ws.close(Some(CloseCode::NORMAL), "").await.unwrap();
         let (alpn, sni, state) = server.await.unwrap();
@@ -384,53 +372,34 @@ async fn without_a_client_certificate_a_server_that_requires_one_refuses() {
 }
 
 #[tokio::test]
-async fn over_tls_1_2_a_missing_client_certificate_is_a_tls_error() {
+async fn over_tls_1_2_and_1_3_a_missing_client_certificate_is_a_tls_error() {
     bounded(async {
         let ca = Ca::new("sockweave test CA");
         let client_ca = Ca::new("client CA");
-        let config = mutual_tls_config_with(
-            &ca.server_cert(&["localhost"], 4000),
-            &client_ca,
-            &[&rustls::version::TLS12],
-        );
-        let port = tls_echo_server(config).await;
-        // In TLS 1.2 the server refuses inside the handshake.
-        let e = connect(&format!("wss://localhost:{port}/"), trusting(&ca))
-            .await
-            .unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
-        // And with a certificate, TLS 1.2 works.
-        let client = client_ca.client_cert("test client");
-        let options = ClientWebSocketOptions {
-            client_certificate: Some(
-                ClientCertificate::from_pem(client.cert_pem.as_bytes(), client.key_pem.as_bytes()).unwrap(),
-            ),
-            ..trusting(&ca)
-        };
-        let ws = connect(&format!("wss://localhost:{port}/"), options)
-            .await
-            .unwrap();
-        assert_echo(&ws, "TLS 1.2").await;
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn over_tls_1_3_a_missing_client_certificate_is_a_tls_error() {
-    bounded(async {
-        let ca = Ca::new("sockweave test CA");
-        let client_ca = Ca::new("client CA");
-        let config = mutual_tls_config_with(
-            &ca.server_cert(&["localhost"], 4000),
-            &client_ca,
-            &[&rustls::version::TLS13],
-        );
-        let port = tls_echo_server(config).await;
-        let e = connect(&format!("wss://localhost:{port}/"), trusting(&ca))
-            .await
-            .unwrap_err();
-        // The same failure as over TLS 1.2, so the same kind.
-        assert_eq!(e.kind(), ErrorKind::Tls, "{e:?}");
+        for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
+            let config =
+                mutual_tls_config_with(&ca.server_cert(&["localhost"], 4000), &client_ca, &[version]);
+            let port = tls_echo_server(config).await;
+            // TLS 1.2 refuses inside the handshake, TLS 1.3 after it: the
+            // same failure either way, so the same kind.
+            let e = connect(&format!("wss://localhost:{port}/"), trusting(&ca))
+                .await
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Tls, "{version:?}: {e:?}");
+            // With a certificate it works.
+            let client = client_ca.client_cert("test client");
+            let options = ClientWebSocketOptions {
+                client_certificate: Some(
+                    ClientCertificate::from_pem(client.cert_pem.as_bytes(), client.key_pem.as_bytes())
+                        .unwrap(),
+                ),
+                ..trusting(&ca)
+            };
+            let ws = connect(&format!("wss://localhost:{port}/"), options)
+                .await
+                .unwrap();
+            assert_echo(&ws, "mutual TLS").await;
+        }
     })
     .await;
 }

@@ -1,14 +1,17 @@
 'use strict';
 // ClientWebSocket: .NET's ClientWebSocket for Node. connect(url) opens
-// node:net / node:tls itself; the HTTP/1.1 opening handshake (request, and
-// the check of the server's answer) is the engine's, in wasm.
+// node:net / node:tls (or a node:http2 session) itself; the opening handshake
+// over HTTP/1.1 or HTTP/2 (request, and the check of the server's answer) is
+// the engine's, in wasm.
 
 const net = require('node:net');
 const tls = require('node:tls');
 const http2 = require('node:http2');
-const { WebSocket, CONSTRUCT, engine, normalizeOptions, randomBytes, wasm } = require('./websocket.js');
+const { WebSocket, CONSTRUCT } = require('./websocket.js');
+const { wasm, engine, normalizeOptions, randomBytes } = require('./engine.js');
 const { WebSocketError, adopt } = require('./errors.js');
 const { NodeTransport, transportFor, isWebPair, isNodeDuplex } = require('./transport.js');
+const { h2Pairs } = require('./h2.js');
 const { concatBytes, emptyBytes } = require('./bytes.js');
 
 /** Keys of `ClientWebSocket#options` that are for Node, not for the engine. */
@@ -63,17 +66,6 @@ function parseTarget(url) {
     authority: port === defaultPort ? u.hostname : `${u.hostname}:${port}`,
     path: (u.pathname || '/') + u.search,
   };
-}
-
-/** A header object of node:http2 as [name, value] pairs, pseudo-headers left out. */
-function h2Pairs(headers) {
-  const out = [];
-  for (const [k, v] of Object.entries(headers)) {
-    if (k.startsWith(':')) continue;
-    if (Array.isArray(v)) for (const x of v) out.push([k, String(x)]);
-    else out.push([k, String(v)]);
-  }
-  return out;
 }
 
 /** Opens a TCP or TLS connection; `track(socket)` sees the socket at once (to destroy it on a timeout or abort). */
@@ -346,4 +338,4 @@ class ClientWebSocket extends WebSocket {
   }
 }
 
-module.exports = { ClientWebSocket, splitOptions, parseTarget, h2Pairs };
+module.exports = { ClientWebSocket };

@@ -1,12 +1,14 @@
 'use strict';
-// The server side of the HTTP/1.1 opening handshake: the request is checked
-// and answered by the engine (in wasm), then the socket runs a server-role
-// WebSocket.
+// The server side of the opening handshake, over HTTP/1.1 (a `node:http`
+// upgrade or a raw byte stream) and HTTP/2 (a `node:http2` extended CONNECT):
+// the request is checked and answered by the engine (in wasm), then the
+// stream runs a server-role WebSocket.
 
-const { WebSocket, CONSTRUCT, engine, normalizeOptions, randomBytes, wasm } = require('./websocket.js');
+const { WebSocket, CONSTRUCT } = require('./websocket.js');
+const { wasm, engine, normalizeOptions, randomBytes } = require('./engine.js');
 const { WebSocketError, adopt } = require('./errors.js');
 const { transportFor, NodeTransport } = require('./transport.js');
-const { h2Pairs } = require('./client.js');
+const { h2Pairs, lowerHeaders } = require('./h2.js');
 const { concatBytes, emptyBytes } = require('./bytes.js');
 
 /** What `decide` sees: the checked request. */
@@ -153,15 +155,6 @@ async function accept(stream, options, decide) {
   } finally {
     hs.free();
   }
-}
-
-function lowerHeaders(h) {
-  const out = {};
-  if (!h) return out;
-  const entries = Array.isArray(h) ? h : typeof h.entries === 'function' && !(Object.getPrototypeOf(h) === Object.prototype)
-    ? Array.from(h.entries()) : Object.entries(h);
-  for (const [k, v] of entries) out[String(k).toLowerCase()] = String(v);
-  return out;
 }
 
 /**

@@ -4,8 +4,7 @@
 // transport. The JavaScript twin of native/src/websocket.rs.
 
 const { EventEmitter } = require('node:events');
-const nodeCrypto = require('node:crypto');
-const wasm = require('../dist/sockweave_wasm.js');
+const { wasm, engine, normalizeOptions, randomBytes } = require('./engine.js');
 const { WebSocketError, adopt, closedPrematurely } = require('./errors.js');
 const { transportFor } = require('./transport.js');
 const { Driver } = require('./driver.js');
@@ -18,30 +17,6 @@ const MAX_RECEIVE_CHUNK = 1 << 20;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function randomBytes(n) {
-  const a = new Uint8Array(n);
-  if (globalThis.crypto && typeof globalThis.crypto.getRandomValues === 'function') {
-    globalThis.crypto.getRandomValues(a);
-  } else {
-    nodeCrypto.randomFillSync(a);
-  }
-  return a;
-}
-
-/** Calls into the engine, turning its thrown errors into `WebSocketError`s. */
-function engine(fn) {
-  try {
-    return fn();
-  } catch (e) {
-    throw adopt(e);
-  }
-}
-
-/** Checks an options object (throws naming a bad key) and returns it complete. */
-function normalizeOptions(options) {
-  return engine(() => wasm.normalizeOptions(options));
-}
 
 /** A whole received message. */
 class Message {
@@ -428,4 +403,4 @@ class WebSocket extends EventEmitter {
   }
 }
 
-module.exports = { WebSocket, Message, CONSTRUCT, engine, normalizeOptions, randomBytes, wasm };
+module.exports = { WebSocket, Message, CONSTRUCT };

@@ -2,6 +2,8 @@
 // The browser tests' server, on 127.0.0.1 only:
 //   GET /npm/...           files of the npm package (browser.mjs, dist/web/*, examples/*)
 //   GET /tests/browser/... the harness page and its scripts
+//   GET /tests/npm/autobahn_cases.mjs
+//                          the Autobahn case loop the page shares with Node
 //   WebSocket /relay?host=H&port=P
 //                          the byte relay: a TCP connection to H:P; each binary
 //                          message from the page is written to it, everything it
@@ -19,7 +21,7 @@ const path = require('node:path');
 const { WebSocketServer } = require('ws');
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const SERVED = ['npm/', 'tests/browser/'];
+const SERVED = ['npm/', 'tests/browser/', 'tests/npm/autobahn_cases.mjs'];
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',

@@ -14,7 +14,8 @@ const { ROOT } = require('./helpers.js');
 
 const lib = (f) => require(path.join(ROOT, 'npm', 'lib', f));
 const { clock } = lib('clock.js');
-const { WebSocket, CONSTRUCT, normalizeOptions, wasm } = lib('websocket.js');
+const { WebSocket, CONSTRUCT } = lib('websocket.js');
+const { normalizeOptions, wasm } = lib('engine.js');
 
 const VECTORS = path.join(__dirname, '..', 'vectors');
 const hex = (s) => Buffer.from(s, 'hex');

@@ -1,4 +1,6 @@
-//! The options object from JavaScript into the core's [`Options`].
+//! The options object from JavaScript into the core's [`Options`], and back
+//! out complete ([`normalize_options`]); the version-policy choice the JS
+//! client makes from it ([`choose_plan`]).
 //!
 //! serde-wasm-bindgen ignores unknown keys (even with `deny_unknown_fields`)
 //! and its type errors do not say which key they are about, so the keys are
@@ -7,12 +9,13 @@
 
 use js_sys::{Array, Object};
 use serde::de::DeserializeOwned;
-use wasm_bindgen::{JsCast, JsValue};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
 
-use sockweave_core::options::DeflateOptions;
+use sockweave_core::options::{DeflateOptions, HttpVersion, HttpVersionPolicy, Millis, Plan};
 use sockweave_core::Options;
 
-use crate::{js_error, set};
+use crate::convert::{js_error, serde_error_message, set};
 
 /// An `InvalidArgument` error about option `key`, with `key` as a property.
 fn option_error(key: &str, message: &str) -> JsValue {
@@ -84,18 +87,15 @@ fn object_of(entries: &[(String, JsValue)]) -> JsValue {
     o
 }
 
-/// A serde-wasm-bindgen error's text (it comes as a JS `Error`'s string).
-pub(crate) fn message(e: serde_wasm_bindgen::Error) -> String {
-    let s = e.to_string();
-    s.strip_prefix("Error: ").map(String::from).unwrap_or(s)
-}
-
 /// Converts `entries`; on failure, finds the first key whose value alone fails.
-fn convert<T: DeserializeOwned>(entries: &[(String, JsValue)], path: &str) -> Result<T, (String, String)> {
+fn deserialize_entries<T: DeserializeOwned>(
+    entries: &[(String, JsValue)],
+    path: &str,
+) -> Result<T, (String, String)> {
     serde_wasm_bindgen::from_value::<T>(object_of(entries)).map_err(|whole| {
         for e in entries {
             if let Err(err) = serde_wasm_bindgen::from_value::<T>(object_of(core::slice::from_ref(e))) {
-                let mut m = message(err);
+                let mut m = serde_error_message(err);
                 if m.starts_with("TypeError") {
                     // The deserializer tripped over a value of another JS type.
                     m = format!(
@@ -106,7 +106,7 @@ fn convert<T: DeserializeOwned>(entries: &[(String, JsValue)], path: &str) -> Re
                 return (format!("{path}{}", e.0), m);
             }
         }
-        (path.trim_end_matches('.').into(), message(whole))
+        (path.trim_end_matches('.').into(), serde_error_message(whole))
     })
 }
 
@@ -123,7 +123,7 @@ pub fn parse_options(v: &JsValue) -> Result<Options, JsValue> {
         if k == "dangerousDeflateOptions" && !value.is_null() {
             let d = checked_entries(value, "dangerousDeflateOptions.", Options::DEFLATE_KEYS)?;
             deflate = Some(
-                convert::<DeflateOptions>(&d, "dangerousDeflateOptions.")
+                deserialize_entries::<DeflateOptions>(&d, "dangerousDeflateOptions.")
                     .map_err(|(key, msg)| option_error(&key, &msg))?,
             );
         }
@@ -132,8 +132,67 @@ pub fn parse_options(v: &JsValue) -> Result<Options, JsValue> {
         .into_iter()
         .filter(|(k, _)| k != "dangerousDeflateOptions")
         .collect();
-    let mut o: Options = convert(&rest, "").map_err(|(key, msg)| option_error(&key, &msg))?;
+    let mut o: Options = deserialize_entries(&rest, "").map_err(|(key, msg)| option_error(&key, &msg))?;
     o.dangerous_deflate_options = deflate;
     o.validate().map_err(|e| option_error(&e.key, &e.message))?;
     Ok(o)
+}
+
+fn millis_to_js(m: Millis) -> f64 {
+    match m {
+        Millis::Finite(n) => n as f64,
+        Millis::Infinite => -1.0,
+    }
+}
+
+/// Checks an options object and returns it complete: every key with its
+/// value or default (`keepAliveInterval`/`keepAliveTimeout` stay `undefined`
+/// when not given; durations in milliseconds, `-1` for infinite). Throws a
+/// `WebSocketError` (`code` `InvalidArgument`, `key` naming the option) for an
+/// unknown key, a wrong type or a value out of range.
+#[wasm_bindgen(js_name = normalizeOptions)]
+pub fn normalize_options(options: JsValue) -> Result<JsValue, JsValue> {
+    let o = parse_options(&options)?;
+    let v = o
+        .serialize(&serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true))
+        .map_err(|e| js_error("InvalidArgument", &e.to_string()))?;
+    // Durations as plain numbers (-1 = infinite), like the other limits.
+    for (k, m) in [
+        ("handshakeTimeout", o.handshake_timeout),
+        ("closeTimeout", o.close_timeout),
+        ("idleTimeout", o.idle_timeout),
+    ] {
+        set(&v, k, JsValue::from(millis_to_js(m)));
+    }
+    for (k, m) in [
+        ("keepAliveInterval", o.keep_alive_interval),
+        ("keepAliveTimeout", o.keep_alive_timeout),
+    ] {
+        set(
+            &v,
+            k,
+            m.map_or(JsValue::UNDEFINED, |m| JsValue::from(millis_to_js(m))),
+        );
+    }
+    Ok(v)
+}
+
+/// Which protocol a client connection uses (core's `Plan::choose`, the
+/// version-policy table of .NET's `HttpVersionPolicy`): `{ h2, fallback }`,
+/// where `fallback` allows HTTP/1.1 when the server does not offer h2.
+/// `version` and `policy` are the normalized options' `httpVersion` and
+/// `httpVersionPolicy`.
+#[wasm_bindgen(js_name = choosePlan)]
+pub fn choose_plan(version: JsValue, policy: JsValue, secure: bool) -> Result<JsValue, JsValue> {
+    let bad = |e: serde_wasm_bindgen::Error| js_error("InvalidArgument", &e.to_string());
+    let version: HttpVersion = serde_wasm_bindgen::from_value(version).map_err(bad)?;
+    let policy: HttpVersionPolicy = serde_wasm_bindgen::from_value(policy).map_err(bad)?;
+    let (h2, fallback) = match Plan::choose(version, policy, secure) {
+        Plan::Http1 => (false, false),
+        Plan::Http2 { fallback } => (true, fallback),
+    };
+    let plan: JsValue = Object::new().into();
+    set(&plan, "h2", JsValue::from(h2));
+    set(&plan, "fallback", JsValue::from(fallback));
+    Ok(plan)
 }

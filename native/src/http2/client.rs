@@ -8,6 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use sockweave_core::handshake::{H2ConnectRequest, Headers};
+use sockweave_core::headers::HandshakeLimits;
 
 use super::stream::H2Stream;
 use super::{body_bytes, header_list, CONNECTION_WINDOW, STREAM_WINDOW};
@@ -37,6 +38,9 @@ impl H2Client {
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .enable_push(false)
+            // h2's default is 16 MiB; a response head gets what an HTTP/1.1
+            // one gets by default (maxHandshakeHeaderBytes).
+            .max_header_list_size(header_limit())
             .handshake::<_, Bytes>(io)
             .await
             .map_err(fail)?;
@@ -87,7 +91,7 @@ impl H2Client {
         let response = response.await.map_err(stream_error)?;
         let status = response.status().as_u16();
         let headers = header_list(response.headers());
-        Ok((status, headers, H2Stream::new(stream, response.into_body())))
+        Ok((status, headers, H2Stream::new(stream, response.into_body(), None)))
     }
 
     /// An ordinary request with a whole body; the response body is read whole
@@ -112,6 +116,10 @@ impl H2Client {
         let body = body_bytes(response.into_body(), max_body).await?;
         Ok((status, headers, body))
     }
+}
+
+fn header_limit() -> u32 {
+    u32::try_from(HandshakeLimits::default().max_header_bytes).unwrap_or(u32::MAX)
 }
 
 fn stream_error(e: h2::Error) -> Error {

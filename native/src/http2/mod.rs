@@ -4,6 +4,7 @@
 //! (`sockweave_core::handshake::h2`); this module only moves them.
 
 pub(crate) mod client;
+mod idle;
 pub(crate) mod server;
 pub(crate) mod stream;
 
@@ -29,7 +30,7 @@ pub(crate) fn header_list(map: &http::HeaderMap) -> Headers {
         .collect()
 }
 
-/// Reads a whole body, releasing flow control as it goes; fails past `max`.
+/// Reads a whole response body, releasing flow control as it goes; fails past `max`.
 pub(crate) async fn body_bytes(mut body: h2::RecvStream, max: usize) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     while let Some(chunk) = body.data().await {
@@ -38,8 +39,11 @@ pub(crate) async fn body_bytes(mut body: h2::RecvStream, max: usize) -> Result<V
         let _ = body.flow_control().release_capacity(chunk.len());
         if out.len() + chunk.len() > max {
             return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!("the HTTP/2 body is larger than the {max}-byte limit"),
+                ErrorKind::ResponseTooLarge,
+                format!(
+                    "the HTTP/2 response body is larger than {max} bytes; \
+                     raise InvokerOptions::max_response_body to accept it"
+                ),
             ));
         }
         out.extend_from_slice(&chunk);

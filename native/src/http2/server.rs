@@ -2,28 +2,36 @@
 //! SETTINGS_ENABLE_CONNECT_PROTOCOL, turns each extended CONNECT with
 //! `:protocol = websocket` into a [`WebSocket`], and hands every other request
 //! to the application.
+//!
+//! What one client may make the server hold is bounded: at most
+//! `max_concurrent_streams` streams (WebSockets and requests alike, refused
+//! with REFUSED_STREAM beyond), request bodies buffered within one
+//! per-connection budget of `max_buffered_request_bytes` (flow-control credit
+//! goes back to the client only as a body fits in it, so a client that stalls
+//! or floods is held at its window), a request body that makes no progress for
+//! `idle_timeout` is reset, and a connection with no open stream for
+//! `idle_timeout` is closed with GOAWAY.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2::server::SendResponse;
-use h2::RecvStream;
+use h2::{Reason, RecvStream};
 use sockweave_core::handshake::{h2_accept_headers, parse_h2_request, Headers, ServerRequest};
 use sockweave_core::session::SessionConfig;
 use sockweave_core::Options;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
+use super::idle::{OpenStream, Tracker};
 use super::stream::H2Stream;
-use super::{body_bytes, header_list, CONNECTION_WINDOW, STREAM_WINDOW};
+use super::{header_list, CONNECTION_WINDOW, STREAM_WINDOW};
 use crate::error::{Error, ErrorKind};
 use crate::server::{Accepted, Rejected};
 use crate::transport::Transport;
 use crate::websocket::WebSocket;
-
-/// Streams a server takes at once on one connection.
-const MAX_CONCURRENT_STREAMS: u32 = 10_000;
-/// Largest body of an ordinary request the server reads.
-const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 
 type Decide = dyn Fn(&ServerRequest) -> Result<Accepted, Rejected> + Send + Sync;
 
@@ -32,18 +40,29 @@ type Decide = dyn Fn(&ServerRequest) -> Result<Accepted, Rejected> + Send + Sync
 pub enum Incoming {
     /// An accepted WebSocket and the request that opened it.
     WebSocket(WebSocket, ServerRequest),
-    /// Any other request, with its whole body; answer it with [`HttpExchange::respond`].
+    /// Any other request, with its whole body (at most `max_request_body_size`
+    /// bytes); answer it with [`HttpExchange::respond`].
     Request(HttpExchange),
 }
 
 /// An ordinary HTTP/2 request waiting for its answer.
+///
+/// Its body counts against the connection's `max_buffered_request_bytes`
+/// until the exchange is answered or dropped, so an application that holds
+/// exchanges holds back the client's other uploads on that connection.
 pub struct HttpExchange {
+    /// The request method (`GET`, `POST`, ...).
     pub method: String,
     /// `:path` (with the query).
     pub path: String,
+    /// The request headers (lowercase names).
     pub headers: Headers,
+    /// The whole request body.
     pub body: Vec<u8>,
     respond: SendResponse<Bytes>,
+    /// The body's share of the connection's buffer budget.
+    _budget: Option<OwnedSemaphorePermit>,
+    _open: OpenStream,
 }
 
 impl std::fmt::Debug for HttpExchange {
@@ -125,12 +144,12 @@ where
     let limit = crate::duration(options.handshake_timeout);
     let handshake = h2::server::Builder::new()
         .enable_connect_protocol()
-        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .max_concurrent_streams(options.max_concurrent_streams)
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_header_list_size(options.max_handshake_header_bytes as u32)
+        .max_header_list_size(header_limit(options))
         .handshake::<_, Bytes>(io);
-    let mut conn = tokio::time::timeout(limit, handshake)
+    let conn = tokio::time::timeout(limit, handshake)
         .await
         .map_err(|_| {
             Error::new(
@@ -145,19 +164,86 @@ where
             )
         })?;
     let (tx, rx) = mpsc::channel(64);
-    let options = Arc::new(options.clone());
-    let decide: Arc<Decide> = Arc::new(decide);
-    tokio::spawn(async move {
-        while let Some(Ok((request, respond))) = conn.accept().await {
-            let (tx, options, decide) = (tx.clone(), options.clone(), decide.clone());
-            tokio::spawn(async move {
-                if let Some(incoming) = serve_stream(request, respond, &options, &*decide).await {
-                    let _ = tx.send(incoming).await;
-                }
-            });
-        }
+    let shared = Arc::new(Shared {
+        budget: Arc::new(Semaphore::new(
+            options.max_buffered_request_bytes.min(Semaphore::MAX_PERMITS),
+        )),
+        options: options.clone(),
+        decide: Box::new(decide),
+        tracker: Arc::new(Tracker::default()),
     });
+    tokio::spawn(drive(conn, shared, tx));
     Ok(H2Connection { incoming: rx })
+}
+
+/// What every stream task of one connection shares.
+struct Shared {
+    options: Options,
+    decide: Box<Decide>,
+    /// Bytes of request bodies this connection may buffer now.
+    budget: Arc<Semaphore>,
+    tracker: Arc<Tracker>,
+}
+
+/// The connection task: accepts streams, and closes the connection with
+/// GOAWAY once it has had no open stream for `idle_timeout`.
+async fn drive<S: Transport>(
+    mut conn: h2::server::Connection<S, Bytes>,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Incoming>,
+) {
+    let idle = crate::duration(shared.options.idle_timeout);
+    let tracker = shared.tracker.clone();
+    let mut deadline = Some(Instant::now() + idle);
+    let mut closing = false;
+    loop {
+        let sleep = tokio::time::sleep_until(deadline.unwrap_or_else(|| Instant::now() + idle));
+        tokio::select! {
+            next = std::future::poll_fn(|cx| conn.poll_accept(cx)) => match next {
+                Some(Ok((request, respond))) => {
+                    if closing {
+                        continue;
+                    }
+                    deadline = None;
+                    let open = OpenStream::new(&tracker);
+                    let (tx, shared) = (tx.clone(), shared.clone());
+                    tokio::spawn(async move {
+                        if let Some(incoming) = serve_stream(request, respond, &shared, open).await {
+                            let _ = tx.send(incoming).await;
+                        }
+                    });
+                }
+                Some(Err(_)) | None => break,
+            },
+            _ = tracker.idle.notified(), if !closing => {
+                if tracker.open.load(Ordering::Acquire) == 0 && deadline.is_none() {
+                    deadline = Some(Instant::now() + idle);
+                }
+            }
+            _ = sleep, if deadline.is_some() => {
+                if closing {
+                    // The client does not take the GOAWAY; let it go.
+                    break;
+                }
+                if tracker.open.load(Ordering::Acquire) > 0 {
+                    deadline = None;
+                } else if conn.has_streams() {
+                    // A finished exchange whose response h2 is still sending.
+                    deadline = Some(Instant::now() + idle);
+                } else {
+                    conn.abrupt_shutdown(Reason::NO_ERROR);
+                    closing = true;
+                    deadline = Some(Instant::now() + idle);
+                }
+            }
+        }
+    }
+}
+
+/// The HTTP/2 header list limit: the HTTP/1.1 head limit, so that neither
+/// protocol lets a peer make us hold more.
+pub(crate) fn header_limit(options: &Options) -> u32 {
+    u32::try_from(options.handshake_limits().max_header_bytes).unwrap_or(u32::MAX)
 }
 
 /// Answers one stream: a WebSocket when it is a valid extended CONNECT the
@@ -166,18 +252,35 @@ where
 async fn serve_stream(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
-    options: &Options,
-    decide: &Decide,
+    shared: &Shared,
+    open: OpenStream,
 ) -> Option<Incoming> {
+    let options = &shared.options;
     let (parts, body) = request.into_parts();
     let protocol = parts.extensions.get::<h2::ext::Protocol>().map(|p| p.as_str());
     if parts.method != http::Method::CONNECT || protocol.is_none() {
-        let body = match body_bytes(body, MAX_REQUEST_BODY).await {
+        // A body larger than the connection's whole budget could never be
+        // buffered, so it is refused like one over the size limit.
+        let max = options
+            .max_request_body_size
+            .min(options.max_buffered_request_bytes);
+        let announced = announced_length(&parts.headers);
+        if announced.is_some_and(|n| n > max as u64) {
+            let _ = reply(&mut respond, 413, &[]);
+            return None;
+        }
+        let idle = crate::duration(options.idle_timeout);
+        let (body, budget) = match read_body(body, max, announced, &shared.budget, idle).await {
             Ok(b) => b,
-            Err(_) => {
+            Err(BodyError::TooLarge) => {
                 let _ = reply(&mut respond, 413, &[]);
                 return None;
             }
+            Err(BodyError::Stalled) => {
+                respond.send_reset(Reason::CANCEL);
+                return None;
+            }
+            Err(BodyError::Failed) => return None,
         };
         return Some(Incoming::Request(HttpExchange {
             method: parts.method.as_str().to_owned(),
@@ -185,8 +288,11 @@ async fn serve_stream(
             headers: header_list(&parts.headers),
             body,
             respond,
+            _budget: budget,
+            _open: open,
         }));
     }
+    let decide = &*shared.decide;
     let request = match parse_h2_request(
         parts.method.as_str(),
         protocol,
@@ -226,8 +332,102 @@ async fn serve_stream(
     let response = build_response(200, &headers).ok()?;
     let send = respond.send_response(response, false).ok()?;
     let config = SessionConfig::for_server(options, answer.sub_protocol, deflate.map(|(p, _)| p));
-    let ws = WebSocket::start(H2Stream::new(send, body), config, &[]);
+    let ws = WebSocket::start(H2Stream::new(send, body, Some(open)), config, &[]);
     Some(Incoming::WebSocket(ws, request))
+}
+
+/// The request's `content-length`, when it has a valid one.
+fn announced_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+enum BodyError {
+    TooLarge,
+    /// No DATA arrived (or none fit in the budget) for `idle_timeout`.
+    Stalled,
+    /// The client reset the stream or the connection failed.
+    Failed,
+}
+
+/// Reads a whole request body of at most `max` bytes. The buffer's capacity is
+/// taken from the connection's `budget` before it grows, and flow-control
+/// credit goes back to the client only for bytes that are in the buffer, so
+/// what a connection's bodies hold is the budget plus the connection window.
+///
+/// A body whose length is announced (`content-length`, at most `max`) takes
+/// its whole share before reading: uploads that together exceed the budget
+/// then wait their turn and each one that starts can finish, instead of all
+/// holding part of the budget and none completing.
+async fn read_body(
+    mut body: RecvStream,
+    max: usize,
+    announced: Option<u64>,
+    budget: &Arc<Semaphore>,
+    idle: Duration,
+) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), BodyError> {
+    let mut out = Vec::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
+    if let Some(n) = announced.filter(|&n| n > 0) {
+        // n <= max here: the caller refused larger announcements.
+        let n = n as usize;
+        held = Some(
+            tokio::time::timeout(idle, acquire(budget, n))
+                .await
+                .map_err(|_| BodyError::Stalled)??,
+        );
+        out.try_reserve_exact(n).map_err(|_| BodyError::TooLarge)?;
+    }
+    loop {
+        let step = async {
+            let chunk = match body.data().await {
+                None => return Ok(None),
+                Some(Ok(c)) => c,
+                Some(Err(_)) => return Err(BodyError::Failed),
+            };
+            let need = out.len() + chunk.len();
+            if need > max {
+                return Err(BodyError::TooLarge);
+            }
+            if need > out.capacity() {
+                // Doubling keeps copies amortised; the budget pays for capacity, not length.
+                let cap = need.max(out.capacity().saturating_mul(2)).min(max);
+                let more = cap - out.capacity();
+                let permit = acquire(budget, more).await?;
+                match held.as_mut() {
+                    Some(h) => h.merge(permit),
+                    None => held = Some(permit),
+                }
+                out.try_reserve_exact(cap - out.len())
+                    .map_err(|_| BodyError::TooLarge)?;
+            }
+            out.extend_from_slice(&chunk);
+            let _ = body.flow_control().release_capacity(chunk.len());
+            Ok(Some(()))
+        };
+        match tokio::time::timeout(idle, step).await {
+            Ok(Ok(Some(()))) => {}
+            Ok(Ok(None)) => return Ok((out, held)),
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(BodyError::Stalled),
+        }
+    }
+}
+
+/// Waits for `n` bytes of the connection's buffer budget.
+async fn acquire(budget: &Arc<Semaphore>, n: usize) -> Result<OwnedSemaphorePermit, BodyError> {
+    // `max` never exceeds the budget, so `n` fits in it; u32 bounds one call.
+    let n = u32::try_from(n).map_err(|_| BodyError::TooLarge)?;
+    budget
+        .clone()
+        .acquire_many_owned(n)
+        .await
+        .map_err(|_| BodyError::Failed)
 }
 
 fn reply(respond: &mut SendResponse<Bytes>, status: u16, headers: &[(String, String)]) -> Result<(), Error> {

@@ -19,6 +19,8 @@ use bytes::{Buf, Bytes};
 use h2::{Reason, RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::idle::OpenStream;
+
 /// Largest DATA payload we hand to `h2` at once; it frames it further by the
 /// peer's SETTINGS_MAX_FRAME_SIZE.
 const MAX_WRITE: usize = 256 * 1024;
@@ -31,16 +33,20 @@ pub(crate) struct H2Stream {
     pending: Bytes,
     recv_ended: bool,
     send_ended: bool,
+    /// Server side: keeps the connection from counting as idle while the
+    /// WebSocket lives.
+    _open: Option<OpenStream>,
 }
 
 impl H2Stream {
-    pub(crate) fn new(send: SendStream<Bytes>, recv: RecvStream) -> Self {
+    pub(crate) fn new(send: SendStream<Bytes>, recv: RecvStream, open: Option<OpenStream>) -> Self {
         H2Stream {
             send,
             recv,
             pending: Bytes::new(),
             recv_ended: false,
             send_ended: false,
+            _open: open,
         }
     }
 

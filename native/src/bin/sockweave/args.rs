@@ -151,6 +151,7 @@ impl ClientArgs {
                     password: password.to_owned(),
                 });
             }
+            "--allow-basic-over-cleartext" => c.allow_basic_over_cleartext = true,
             _ => return common(arg, p, &mut c.options),
         }
         Ok(true)

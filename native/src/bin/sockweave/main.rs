@@ -19,6 +19,10 @@ usage:
   sockweave autobahn URL [--agent NAME] [--cases N-M]
                                                drive Autobahn's fuzzing server (for the test suite)
 
+`sockweave COMMAND --help` lists the options of a command.
+";
+
+const COMMON: &str = "\
 options (both roles):
   --subprotocol P            offer (client) or support (server) a subprotocol; repeatable
   --deflate[=PARAMS]         permessage-deflate; PARAMS: client_max_window_bits=N,
@@ -26,14 +30,31 @@ options (both roles):
   --keepalive-interval D     e.g. 30s, 500ms, 0 (off)
   --keepalive-timeout D      e.g. 10s; infinite = unsolicited PONG
   --max-message-size BYTES   --handshake-timeout D (default 10s)
-  --options JSON             the whole options object, as in the npm package
+  --options JSON             the whole options object, as in the npm package (replaces earlier options)
+";
+
+const CONNECT_USAGE: &str = "\
+usage: sockweave connect URL [--echo] [options]
+  Connects to URL (ws:// or wss://); each line of stdin is sent as a text
+  message and each message received is printed on stdout. --echo sends back
+  what arrives instead.
+
 client options:
   -H 'Name: value'           extra handshake header; repeatable
   --http-version 1.1|2       --version-policy or-lower|or-higher|exact
   --proxy http://[user:pass@]host:port
-  --ca FILE                  trust exactly this CA (PEM)      --insecure  accept any certificate
+  --ca FILE                  trust exactly this CA (PEM)      --insecure  accept any certificate (warns)
   --client-cert FILE --client-key FILE                         --user USER:PASSWORD (HTTP Basic on 401)
+  --allow-basic-over-cleartext   with --user, also answer a 401 on ws:// (the password travels in clear)
+";
+
+const SERVE_USAGE: &str = "\
+usage: sockweave serve ADDR [--echo] [--tls-cert FILE --tls-key FILE] [options]
+  Serves WebSockets on ADDR over HTTP/1.1 and HTTP/2 (h2c with prior
+  knowledge, or TLS with ALPN) on the same port; --echo echoes every message.
+
 server options:
+  --tls-cert FILE --tls-key FILE   serve wss:// (PEM); the TLS handshake counts in --handshake-timeout
   --allow-origin ORIGIN      accept browsers only from this origin (e.g. https://app.example); repeatable;
                              others get 403 (cross-site WebSocket hijacking)
   --allow-missing-origin     with --allow-origin, also accept clients that send no Origin (non-browsers)
@@ -41,6 +62,29 @@ server options:
   --max-concurrent-streams N HTTP/2: streams open at once per connection, WebSockets included (128)
   (every option of the npm options object: --options '{\"maxRequestBodySize\": 65536, ...}')
 ";
+
+const DEMO_USAGE: &str = "\
+usage: sockweave demo
+  Starts a local server and a client on 127.0.0.1 and shows subprotocols,
+  permessage-deflate, keep-alive, HTTP/2 and the close handshake. No network needed.
+";
+
+const AUTOBAHN_USAGE: &str = "\
+usage: sockweave autobahn URL [--agent NAME] [--cases N-M]
+  Runs Autobahn|Testsuite's fuzzing-server cases against sockweave's client
+  (used by tests/autobahn).
+";
+
+/// The usage text of a command (its own options, then the shared ones).
+fn usage_of(cmd: &str) -> Option<String> {
+    Some(match cmd {
+        "connect" => format!("{CONNECT_USAGE}\n{COMMON}"),
+        "serve" => format!("{SERVE_USAGE}\n{COMMON}"),
+        "demo" => String::from(DEMO_USAGE),
+        "autobahn" => String::from(AUTOBAHN_USAGE),
+        _ => return None,
+    })
+}
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -69,6 +113,13 @@ async fn run() -> Res<i32> {
         }
         Some(a) => return Err(format!("{}\n{USAGE}", a.unexpected()).into()),
     };
+    // `--help` anywhere after the command answers before anything runs.
+    if std::env::args().skip(2).any(|a| a == "--help" || a == "-h") {
+        if let Some(u) = usage_of(&cmd) {
+            print!("{u}");
+            return Ok(0);
+        }
+    }
     match cmd.as_str() {
         "connect" => connect::run(p).await,
         "serve" => serve::run(p).await,
