@@ -244,7 +244,7 @@ pub fn run(role: Role, data: &[u8]) {
     }
     // Every connection ends.
     d.s.feed_eof();
-    assert!(!d.s.is_receiving(), "still receiving after end of file");
+    assert!(!d.s.parses_input(), "still receiving after end of file");
     d.receive_some(RECV_MAX, 1 << 16);
     d.receive_some(RECV_MAX, 1);
     let tolerated = d.cfg.deflate.is_some() && allowed("deflate-final-block");
@@ -575,7 +575,7 @@ impl Driver {
                     assert_eq!(self.s.state(), state, "a transport failure changed the state by itself");
                 }
                 assert_eq!(self.s.transport_action(), TransportAction::Drop);
-                assert!(!self.s.is_receiving(), "still receiving after abort");
+                assert!(!self.s.parses_input(), "still receiving after abort");
                 assert!(
                     self.s.read_buf().is_empty(),
                     "read_buf() is not empty after abort"
@@ -634,8 +634,8 @@ impl Driver {
                 let _ = self.s.close_handshake_done();
                 let _ = self.s.peer_close();
                 let _ = self.s.is_drained();
-                let _ = self.s.is_receiving();
-                let _ = self.s.has_received();
+                let _ = self.s.parses_input();
+                let _ = self.s.delivery_ready();
                 let _ = self.s.failure().map(|e| e.to_string());
             }
             _ => {}

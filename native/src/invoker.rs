@@ -159,7 +159,7 @@ impl InvokerOptions {
 /// ```
 #[derive(Clone, Default)]
 pub struct Invoker {
-    shared: Arc<Shared>,
+    shared: Arc<Pools>,
 }
 
 impl std::fmt::Debug for Invoker {
@@ -175,7 +175,7 @@ impl std::fmt::Debug for Invoker {
 type TlsEntry = (Vec<&'static [u8]>, Arc<rustls::ClientConfig>);
 
 #[derive(Default)]
-struct Shared {
+struct Pools {
     options: InvokerOptions,
     /// TLS client configurations by ALPN list (building one reads the roots).
     tls: Mutex<Vec<TlsEntry>>,
@@ -291,9 +291,9 @@ impl Invoker {
     /// An invoker with these connection settings; no connection is made until it is used.
     pub fn new(options: InvokerOptions) -> Self {
         Invoker {
-            shared: Arc::new(Shared {
+            shared: Arc::new(Pools {
                 options,
-                ..Shared::default()
+                ..Pools::default()
             }),
         }
     }

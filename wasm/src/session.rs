@@ -129,12 +129,6 @@ impl Session {
         }
     }
 
-    /// True when `receive` has something to return without more input.
-    #[wasm_bindgen(js_name = hasReceived)]
-    pub fn has_received(&self) -> bool {
-        self.inner.has_received()
-    }
-
     /// Queues a message or a piece of one (.NET's `SendAsync`).
     /// `messageType`: `"text"` or `"binary"`.
     pub fn send(
@@ -358,12 +352,6 @@ impl Session {
     #[wasm_bindgen(getter, js_name = closeStatusDescription)]
     pub fn close_status_description(&self) -> Option<String> {
         self.inner.close_status_description().map(String::from)
-    }
-
-    /// True while input is still processed (not after a Close, a failure or EOF).
-    #[wasm_bindgen(getter, js_name = isReceiving)]
-    pub fn is_receiving(&self) -> bool {
-        self.inner.is_receiving()
     }
 }
 

@@ -462,7 +462,7 @@ impl Session {
     /// True when [`receive`](Self::receive) has something to return without
     /// more input: message data, a Close, or an error.
     #[inline]
-    pub fn has_received(&self) -> bool {
+    pub fn delivery_ready(&self) -> bool {
         let l = &self.life;
         l.aborted || l.close_seen || l.failure.is_some() || self.recv.has_deliveries()
     }

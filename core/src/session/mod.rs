@@ -219,7 +219,7 @@ impl Session {
     /// True while input is still parsed: not after a Close, a failure or end
     /// of file. (Once false, a backend may read only to notice end of file.)
     #[inline]
-    pub fn is_receiving(&self) -> bool {
+    pub fn parses_input(&self) -> bool {
         self.recv.is_open()
     }
 }

@@ -362,7 +362,7 @@ impl Session {
     /// or [`feed`](Self::feed) allocates it). A backend may read a connection's
     /// first bytes into scratch space and [`feed`](Self::feed) them, so
     /// connections that never receive anything never allocate one.
-    pub fn has_receive_buffer(&self) -> bool {
+    pub fn read_buf_allocated(&self) -> bool {
         !self.recv.buf.is_empty()
     }
 

@@ -175,7 +175,7 @@ impl Inner {
     fn may_write_now(&self, io: &dyn Transport, payload_len: usize) -> bool {
         !self.write_blocked
             && !self.needs_flush
-            && (payload_len >= direct_min(io) || (self.reply_now && !self.session.has_received()))
+            && (payload_len >= direct_min(io) || (self.reply_now && !self.session.delivery_ready()))
     }
 
     /// Sends `payload_len` bytes through the session with `send`: written at

@@ -50,11 +50,11 @@ impl Inner {
             registered: false,
         };
         while !self.input_ended && self.unfed.is_empty() {
-            let parsing = self.session.is_receiving();
+            let parsing = self.session.parses_input();
             // Until the first bytes arrive the session has no receive
             // buffer: read into scratch space and feed it, so a connection
             // that never receives anything never allocates one.
-            let direct = parsing && self.session.has_receive_buffer();
+            let direct = parsing && self.session.read_buf_allocated();
             // Zeroed only on this rare path (first bytes, or reads after a Close).
             let mut scratch: Option<[u8; SCRATCH]> = None;
             let (polled, n) = if direct {
@@ -98,7 +98,7 @@ impl Inner {
                     break;
                 }
             }
-            if for_receive && self.session.has_received() {
+            if for_receive && self.session.delivery_ready() {
                 break;
             }
         }
@@ -109,6 +109,6 @@ impl Inner {
     /// fit, a session that takes no more, the end, draining after a Close):
     /// no receive reads then.
     pub(super) fn reading_is_drivers(&self) -> bool {
-        self.input_ended || self.read_stalled || !self.unfed.is_empty() || !self.session.is_receiving()
+        self.input_ended || self.read_stalled || !self.unfed.is_empty() || !self.session.parses_input()
     }
 }

@@ -164,7 +164,7 @@ where
             )
         })?;
     let (tx, rx) = mpsc::channel(64);
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(ConnectionContext {
         budget: Arc::new(Semaphore::new(
             options.max_buffered_request_bytes.min(Semaphore::MAX_PERMITS),
         )),
@@ -177,7 +177,7 @@ where
 }
 
 /// What every stream task of one connection shares.
-struct Shared {
+struct ConnectionContext {
     options: Options,
     decide: Box<Decide>,
     /// Bytes of request bodies this connection may buffer now.
@@ -189,7 +189,7 @@ struct Shared {
 /// GOAWAY once it has had no open stream for `idle_timeout`.
 async fn drive<S: Transport>(
     mut conn: h2::server::Connection<S, Bytes>,
-    shared: Arc<Shared>,
+    shared: Arc<ConnectionContext>,
     tx: mpsc::Sender<Incoming>,
 ) {
     let idle = crate::duration(shared.options.idle_timeout);
@@ -252,7 +252,7 @@ pub(crate) fn header_limit(options: &Options) -> u32 {
 async fn serve_stream(
     request: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
-    shared: &Shared,
+    shared: &ConnectionContext,
     open: OpenStream,
 ) -> Option<Incoming> {
     let options = &shared.options;
