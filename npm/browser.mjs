@@ -1,6 +1,6 @@
 // sockweave for browsers: the same engine and JavaScript layer as in Node
 // (npm/lib, bundled by build_browser.js), over the `--target web` wasm build.
-// No network transports: give `WebSocket.fromStream`, `accept` and
+// No network transports: give `ManagedWebSocket.fromStream`, `accept` and
 // `ClientWebSocket#connect(url, duplex)` a WHATWG `{readable, writable}` pair,
 // e.g. from `connectedPair()` (client and server in one page) or
 // `webSocketDuplex(relayUrl)` (raw bytes through a relay to a TCP server).
@@ -11,6 +11,6 @@ await init({ module_or_path: new URL('./dist/web/sockweave_wasm_bg.wasm', import
 const sockweave = load(wasm);
 
 export const {
-  WebSocket, ClientWebSocket, Message, WebSocketError, accept, normalizeOptions, connectedPair, webSocketDuplex,
+  ManagedWebSocket, ClientWebSocket, Message, WebSocketError, accept, normalizeOptions, connectedPair, webSocketDuplex,
 } = sockweave;
 export default sockweave;

@@ -56,7 +56,7 @@ export function load(wasm) {
   const errors = require('./errors.js');
   const tunnel = require('./tunnel.js');
   return {
-    WebSocket: ws.WebSocket,
+    ManagedWebSocket: ws.ManagedWebSocket,
     ClientWebSocket: client.ClientWebSocket,
     Message: ws.Message,
     WebSocketError: errors.WebSocketError,

@@ -108,6 +108,8 @@ export class WebSocketError extends Error {
   readonly code: ErrorCode;
   /** The close code the connection failed with (1002, 1007, 1009, ...). */
   readonly closeCode?: number;
+  /** `WebSocketStream#closed` after an unclean close: the Close's reason ('' if none came). */
+  readonly reason?: string;
   /** For option errors: the option's key (`"dangerousDeflateOptions.clientMaxWindowBits"`). */
   readonly key?: string;
   /** For refused handshakes: the HTTP status. */
@@ -177,7 +179,8 @@ export interface CloseEventInfo {
 }
 
 /**
- * A WebSocket in either role. Events: `message`, `close`, `error`.
+ * A WebSocket in either role, with .NET's semantics (.NET's implementation
+ * class behind `ClientWebSocket` has this name). Events: `message`, `close`, `error`.
  *
  * `state` and `closeStatus` follow what `receive`, `send` and `close` have
  * returned (as in .NET), not what was read: a Close read behind messages not
@@ -185,10 +188,10 @@ export interface CloseEventInfo {
  * at a time; whole-message sends may overlap, pieces of a message may not.
  * After `abort()` every call fails.
  */
-export class WebSocket extends EventEmitter implements AsyncIterable<Message> {
+export class ManagedWebSocket extends EventEmitter implements AsyncIterable<Message> {
   protected constructor(token: never);
   /** .NET's `CreateFromStream`: the handshake was done elsewhere; `options.isServer` picks the role. */
-  static fromStream(stream: Duplex | StreamPair, options?: Options): WebSocket;
+  static fromStream(stream: Duplex | StreamPair, options?: Options): ManagedWebSocket;
   readonly state: WebSocketState;
   readonly closeStatus: number | undefined;
   readonly closeStatusDescription: string | undefined;
@@ -226,7 +229,7 @@ export class WebSocket extends EventEmitter implements AsyncIterable<Message> {
 }
 
 /** .NET's `ClientWebSocket`: set `options`, then `connect(url)` (ws:// or wss://). */
-export class ClientWebSocket extends WebSocket {
+export class ClientWebSocket extends ManagedWebSocket {
   constructor(options?: ClientOptions);
   options: ClientOptions;
   /**
@@ -242,6 +245,146 @@ export class ClientWebSocket extends WebSocket {
   /** The HTTP version the handshake used. */
   readonly httpVersion: '1.1' | '2' | undefined;
   readonly httpResponseHeaders: Array<[string, string]> | undefined;
+}
+
+/** `binaryType`: the standard's `blob` (default) and `arraybuffer`, and `nodebuffer` (a Buffer, as in `ws`). */
+export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
+
+/**
+ * The standard `WebSocket`'s second argument in its object form (undici's
+ * `WebSocketInit` plus the `ClientWebSocket` options; `protocols` and
+ * `headers` are the standard names of `subProtocols` and `requestHeaders`).
+ */
+export interface WebSocketInit extends Omit<ClientOptions, 'subProtocols' | 'requestHeaders'> {
+  protocols?: string | string[];
+  headers?: HeaderInit | Headers;
+}
+
+/** The `message` event of the standard `WebSocket`. */
+export interface WebSocketMessageEvent extends Event {
+  /** A string for text; for binary, per `binaryType`: a Blob, an ArrayBuffer or a Buffer. */
+  readonly data: string | Blob | ArrayBuffer | Buffer;
+  /** The serialization of the URL's origin (`ws://host:port`). */
+  readonly origin: string;
+}
+
+/** The `close` event of the standard `WebSocket`. */
+export interface WebSocketCloseEvent extends Event {
+  /** The server's close status; 1005 if its Close had none, 1006 if none was received. */
+  readonly code: number;
+  readonly reason: string;
+  /** Whether the close handshake completed. */
+  readonly wasClean: boolean;
+}
+
+/** The `error` event of the standard `WebSocket` (a `close` event follows). */
+export interface WebSocketErrorEvent extends Event {
+  readonly message: string;
+  /** What failed the connection: a `WebSocketError` (its `code` and `closeCode` say why). */
+  readonly error: unknown;
+}
+
+export interface WebSocketEventMap {
+  open: Event;
+  message: WebSocketMessageEvent;
+  error: WebSocketErrorEvent;
+  close: WebSocketCloseEvent;
+}
+
+export type WebSocketListenerOptions = boolean | { capture?: boolean; once?: boolean; passive?: boolean; signal?: AbortSignal };
+export type WebSocketListener = ((event: Event) => void) | { handleEvent(event: Event): void };
+
+/**
+ * The standard (WHATWG) WebSocket, as in browsers, undici and `ws`, over a
+ * `ClientWebSocket`: `new WebSocket(url, protocols)` or
+ * `new WebSocket(url, { protocols, headers, ...ClientOptions })`; http(s)
+ * URLs are mapped to ws(s). Events: `open`, `message`, `error`, `close`.
+ */
+export class WebSocket extends EventTarget {
+  constructor(url: string | URL, protocols?: string | string[] | WebSocketInit);
+  static readonly CONNECTING: 0;
+  static readonly OPEN: 1;
+  static readonly CLOSING: 2;
+  static readonly CLOSED: 3;
+  readonly CONNECTING: 0;
+  readonly OPEN: 1;
+  readonly CLOSING: 2;
+  readonly CLOSED: 3;
+  /** The URL, serialized (http(s) mapped to ws(s)). */
+  readonly url: string;
+  /** 0 CONNECTING, 1 OPEN, 2 CLOSING, 3 CLOSED. */
+  readonly readyState: number;
+  /** Bytes of messages given to `send()` not yet written to the socket (once the close began, sends only add to it). */
+  readonly bufferedAmount: number;
+  /** The server's Sec-WebSocket-Extensions ('' if none). */
+  readonly extensions: string;
+  /** The subprotocol the server selected ('' if none). */
+  readonly protocol: string;
+  binaryType: BinaryType;
+  onopen: ((this: WebSocket, event: Event) => any) | null;
+  onmessage: ((this: WebSocket, event: WebSocketMessageEvent) => any) | null;
+  onerror: ((this: WebSocket, event: WebSocketErrorEvent) => any) | null;
+  onclose: ((this: WebSocket, event: WebSocketCloseEvent) => any) | null;
+  /** Text for a string, binary otherwise. Throws InvalidStateError while CONNECTING. */
+  send(data: string | ArrayBufferLike | ArrayBufferView | Blob): void;
+  /** `code` 1000 or 3000-4999 (else InvalidAccessError); `reason` at most 123 UTF-8 bytes (else SyntaxError). */
+  close(code?: number, reason?: string): void;
+  addEventListener<K extends keyof WebSocketEventMap>(
+    type: K, listener: (this: WebSocket, event: WebSocketEventMap[K]) => any, options?: WebSocketListenerOptions): void;
+  addEventListener(type: string, listener: WebSocketListener, options?: WebSocketListenerOptions): void;
+  removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K, listener: (this: WebSocket, event: WebSocketEventMap[K]) => any, options?: boolean | { capture?: boolean }): void;
+  removeEventListener(type: string, listener: WebSocketListener, options?: boolean | { capture?: boolean }): void;
+}
+
+/** `new WebSocketStream(url, options)`: the standard's `protocols` and `signal`, `headers`, and the `ClientWebSocket` options. */
+export interface WebSocketStreamOptions extends Omit<ClientOptions, 'subProtocols' | 'requestHeaders'> {
+  protocols?: Iterable<string>;
+  /** Aborts the opening handshake (`opened` and `closed` reject with its reason); ignored once open. */
+  signal?: AbortSignal | null;
+  headers?: HeaderInit | Headers;
+}
+
+/** What `WebSocketStream#opened` resolves with. */
+export interface WebSocketOpenInfo {
+  /** The messages: a string for text, a Uint8Array for binary. Not reading holds the peer back (backpressure). */
+  readable: ReadableStream<string | Uint8Array>;
+  /** Strings go as text; ArrayBuffers and ArrayBufferViews as binary. A write resolves when the engine took the message. */
+  writable: WritableStream<string | ArrayBuffer | ArrayBufferView>;
+  /** The subprotocol the server selected ('' if none). */
+  protocol: string;
+  /** The server's Sec-WebSocket-Extensions ('' if none; always '' from `WebSocketStream.from` of a server socket). */
+  extensions: string;
+}
+
+/** What `WebSocketStream#closed` resolves with, and what `close()` takes. */
+export interface WebSocketCloseInfo {
+  /** The close status (1005 if the Close had none). `close()`: 1000 or 3000-4999. */
+  closeCode?: number;
+  reason?: string;
+}
+
+/**
+ * The WHATWG WebSocketStream (as in Chromium): messages as a ReadableStream
+ * and a WritableStream, with backpressure both ways. `closed` rejects with a
+ * `WebSocketError` whose `closeCode` and `reason` say how an unclean close ended.
+ */
+export class WebSocketStream {
+  constructor(url: string | URL, options?: WebSocketStreamOptions);
+  /**
+   * The same streams over an open `ManagedWebSocket` of either role (e.g.
+   * from `acceptUpgrade`) that nothing else reads; `url` is ''.
+   */
+  static from(ws: ManagedWebSocket): WebSocketStream;
+  /** The URL, serialized (http(s) mapped to ws(s)). */
+  readonly url: string;
+  readonly opened: Promise<WebSocketOpenInfo>;
+  readonly closed: Promise<Required<WebSocketCloseInfo>>;
+  /**
+   * Starts the close handshake (`closeCode` 1000 or 3000-4999, else InvalidAccessError;
+   * `reason` at most 123 UTF-8 bytes, else SyntaxError); while connecting, abandons the connection.
+   */
+  close(closeInfo?: WebSocketCloseInfo): void;
 }
 
 /** The checked upgrade request a server's `decide` callback sees. */
@@ -265,7 +408,7 @@ export type Decide = (request: UpgradeRequest) => Decision | Promise<Decision>;
 /** Accepts a `node:http` `'upgrade'` event's request as a server-role WebSocket. */
 export function acceptUpgrade(
   req: IncomingMessage, socket: Duplex, head: Buffer, options?: Options, decide?: Decide,
-): Promise<WebSocket>;
+): Promise<ManagedWebSocket>;
 
 /**
  * Accepts a WebSocket over HTTP/2 (RFC 8441) from a `node:http2` server's `'stream'`
@@ -274,13 +417,15 @@ export function acceptUpgrade(
 export function acceptH2(
   stream: import('node:http2').ServerHttp2Stream, headers: import('node:http2').IncomingHttpHeaders,
   options?: Options, decide?: Decide,
-): Promise<WebSocket>;
+): Promise<ManagedWebSocket>;
 
 /** Reads and answers the upgrade request on a raw stream (a `net.Server` connection, ...). */
-export function accept(stream: Duplex | StreamPair, options?: Options, decide?: Decide): Promise<WebSocket>;
+export function accept(stream: Duplex | StreamPair, options?: Options, decide?: Decide): Promise<ManagedWebSocket>;
 
 declare const sockweave: {
   WebSocket: typeof WebSocket;
+  WebSocketStream: typeof WebSocketStream;
+  ManagedWebSocket: typeof ManagedWebSocket;
   ClientWebSocket: typeof ClientWebSocket;
   Message: typeof Message;
   WebSocketError: typeof WebSocketError;

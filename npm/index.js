@@ -2,7 +2,9 @@
 // sockweave for Node: the sockweave-core WebSocket engine (compiled to wasm)
 // with Node transports. See README.md and index.d.ts.
 
-const { WebSocket, Message } = require('./lib/websocket.js');
+const { ManagedWebSocket, Message } = require('./lib/websocket.js');
+const { WebSocket } = require('./lib/standard.js');
+const { WebSocketStream } = require('./lib/websocket_stream.js');
 const { normalizeOptions } = require('./lib/engine.js');
 const { ClientWebSocket } = require('./lib/client.js');
 const { acceptUpgrade, accept, acceptH2 } = require('./lib/server.js');
@@ -10,6 +12,8 @@ const { WebSocketError } = require('./lib/errors.js');
 
 module.exports = {
   WebSocket,
+  WebSocketStream,
+  ManagedWebSocket,
   ClientWebSocket,
   Message,
   WebSocketError,

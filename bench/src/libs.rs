@@ -21,6 +21,8 @@ use crate::util::{accept_key, header, no_linger, read_http_head};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Lib {
     Sockweave,
+    /// `sockweave serve --echo`: the command as shipped (server role only).
+    Cli,
     Tungstenite,
     FastWs,
     TokioWs,
@@ -28,12 +30,24 @@ pub enum Lib {
     Raw,
 }
 
-pub const CONTENDERS: [Lib; 4] = [Lib::Sockweave, Lib::Tungstenite, Lib::FastWs, Lib::TokioWs];
+/// The contenders of the echo and idle-memory runs: the libraries, and the
+/// `sockweave` command as users run it.
+pub const RUN: [Lib; 5] = [
+    Lib::Sockweave,
+    Lib::Cli,
+    Lib::Tungstenite,
+    Lib::FastWs,
+    Lib::TokioWs,
+];
+
+/// The other libraries, that sockweave is compared with.
+pub const PEERS: [Lib; 3] = [Lib::Tungstenite, Lib::FastWs, Lib::TokioWs];
 
 impl Lib {
     pub fn name(self) -> &'static str {
         match self {
             Lib::Sockweave => "sockweave",
+            Lib::Cli => "sockweave serve --echo",
             Lib::Tungstenite => "tokio-tungstenite",
             Lib::FastWs => "fastwebsockets",
             Lib::TokioWs => "tokio-websockets",
@@ -44,7 +58,12 @@ impl Lib {
     pub fn supports_deflate(self) -> bool {
         // tokio-tungstenite 0.30, fastwebsockets 0.10 and tokio-websockets 0.13
         // have no permessage-deflate.
-        matches!(self, Lib::Sockweave | Lib::Raw)
+        matches!(self, Lib::Sockweave | Lib::Cli | Lib::Raw)
+    }
+
+    /// The command runs servers only.
+    pub fn has_role(self, server: bool) -> bool {
+        server || self != Lib::Cli
     }
 }
 
@@ -53,6 +72,7 @@ impl FromStr for Lib {
     fn from_str(s: &str) -> Result<Lib, String> {
         Ok(match s {
             "sockweave" => Lib::Sockweave,
+            "cli" | "sockweave serve --echo" => Lib::Cli,
             "tokio-tungstenite" | "tungstenite" => Lib::Tungstenite,
             "fastwebsockets" | "fastws" => Lib::FastWs,
             "tokio-websockets" | "tokiows" => Lib::TokioWs,
@@ -92,6 +112,8 @@ pub struct SwClient {
 impl SwClient {
     pub async fn connect(port: u16, data: &[u8], deflate: bool) -> io::Result<SwClient> {
         let mut c = sockweave::ClientWebSocket::new();
+        // Straight to 127.0.0.1, as the other clients connect.
+        c.options_mut().use_proxy = false;
         if deflate {
             c.options_mut()
                 .set_dangerous_deflate_options(Some(sockweave::DeflateOptions::default()));
@@ -366,26 +388,18 @@ pub async fn serve(
                 dangerous_deflate_options: deflate.then(sockweave::DeflateOptions::default),
                 ..Default::default()
             };
-            let ws = sockweave::accept(tcp, &opts).await.map_err(err)?;
+            let mut ws = sockweave::accept(tcp, &opts).await.map_err(err)?;
             if idle {
                 hold.keep(Box::new(ws));
                 return Ok(());
             }
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let r = ws.receive(&mut buf).await.map_err(err)?;
-                if r.message_type == sockweave::MessageType::Close {
-                    return Ok(());
-                }
-                let flags = sockweave::SendFlags {
-                    end_of_message: r.end_of_message,
-                    disable_compression: false,
-                };
-                ws.send(&buf[..r.count], r.message_type, flags)
-                    .await
-                    .map_err(err)?;
+            // As the README shows servers: whole messages, read into buffers of their own size.
+            while let Some(msg) = ws.receive_message().await.map_err(err)? {
+                ws.send_message(&msg).await.map_err(err)?;
             }
+            Ok(())
         }
+        Lib::Cli => Err(err("`sockweave serve --echo` runs as its own process")),
         Lib::Tungstenite => {
             use tokio_tungstenite::tungstenite::Message;
             let mut ws = tokio_tungstenite::accept_async(tcp).await.map_err(err)?;

@@ -286,6 +286,7 @@ async fn load(args: &Args) {
     let count = Rc::new(Cell::new(0u64));
     let (port, data, deflate) = (s.port, s.payload.clone(), s.deflate);
     match lib {
+        Lib::Cli => die("`sockweave serve --echo` is a server; it has no load client"),
         Lib::Raw => {
             let conns = connect_all(s.conns, || {
                 raw::RawClient::connect(port, &data, deflate, s.window)
@@ -360,6 +361,7 @@ async fn idle(args: &Args) {
     let hold = Holder::default();
     let data: Vec<u8> = Vec::new();
     match lib {
+        Lib::Cli => die("`sockweave serve --echo` is a server; it has no load client"),
         Lib::Raw => {
             for c in connect_all(n, || raw::RawClient::connect(port, &data, deflate, 1)).await {
                 hold.keep(Box::new(c));

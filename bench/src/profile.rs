@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::libs::{Lib, CONTENDERS};
+use crate::libs::{Lib, PEERS, RUN};
 use crate::run::{Role, Runner};
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -151,10 +151,13 @@ async fn wait(child: &mut Child) {
 /// The scenarios profiled: (name, kind, size, window, connections). Many
 /// connections are 200 here, not 1,000: under valgrind tokio-tungstenite
 /// takes minutes to set up 1,000 (it zeroes a 128 KiB read buffer per read).
-const SCENARIOS: [(&str, &str, usize, usize, usize); 4] = [
+const SCENARIOS: [(&str, &str, usize, usize, usize); 7] = [
     ("echo 16 B", "echo", 16, 1, 1),
+    ("echo 1 KiB", "echo", 1024, 1, 1),
+    ("echo 64 KiB", "echo", 64 << 10, 1, 1),
     ("echo 1 MiB", "echo", 1 << 20, 1, 1),
     ("pipelined 16 B (64 in flight)", "pipe", 16, 64, 1),
+    ("pipelined 1 KiB (64 in flight)", "pipe", 1024, 64, 1),
     ("200 connections, echo 16 B", "echo", 16, 1, 200),
 ];
 
@@ -194,7 +197,10 @@ pub fn run_all(runner: &Runner) -> String {
             continue;
         }
         for role in [Role::Server, Role::Client] {
-            for lib in CONTENDERS.into_iter().filter(|l| only("PROFILE_LIBS", l.name())) {
+            for lib in RUN
+                .into_iter()
+                .filter(|l| l.has_role(role == Role::Server) && only("PROFILE_LIBS", l.name()))
+            {
                 for tool in [Tool::Callgrind, Tool::Strace] {
                     eprintln!(
                         "profile: {} {} {} ({})",
@@ -310,14 +316,14 @@ fn render(counts: &Counts) -> String {
         md,
         "\n## Where the time goes (profiles)\n\nCounted over a 2 s window after 1 s of warm-up, one run each: user-space instructions per message of the side under test (valgrind --tool=callgrind; the whole process: library, tokio, the benchmark's own loop) and system calls per message (strace -c -f, attached for the window). These counts repeat to within a few percent, where msg/s and CPU time on this shared machine do not. Ratio: best peer / sockweave (above 1: sockweave does less).\n"
     );
-    let names: Vec<&str> = CONTENDERS.iter().map(|l| l.name()).collect();
+    let names: Vec<&str> = RUN.iter().map(|l| l.name()).collect();
     let _ = writeln!(md, "| scenario | role | count | {} | ratio |", names.join(" | "));
-    let _ = writeln!(md, "|{}", "---|".repeat(4 + CONTENDERS.len()));
+    let _ = writeln!(md, "|{}", "---|".repeat(4 + RUN.len()));
     for (si, sc) in SCENARIOS.iter().enumerate() {
         for role in [Role::Server, Role::Client] {
             for tool in [Tool::Callgrind, Tool::Strace] {
                 let get = |lib: Lib| counts.get(&(si, role, tool, lib)).copied();
-                let cells: Vec<String> = CONTENDERS
+                let cells: Vec<String> = RUN
                     .iter()
                     .map(|&l| match get(l) {
                         Some(v) if tool == Tool::Callgrind => format!("{v:.0}"),
@@ -325,10 +331,7 @@ fn render(counts: &Counts) -> String {
                         None => "n/a".into(),
                     })
                     .collect();
-                let best_peer = CONTENDERS[1..]
-                    .iter()
-                    .filter_map(|&l| get(l))
-                    .fold(f64::NAN, f64::min);
+                let best_peer = PEERS.iter().filter_map(|&l| get(l)).fold(f64::NAN, f64::min);
                 let ratio = match get(Lib::Sockweave) {
                     Some(o) if best_peer.is_finite() && o > 0.0 => format!("{:.2}", best_peer / o),
                     _ => "n/a".into(),
@@ -346,8 +349,7 @@ fn render(counts: &Counts) -> String {
                     sc.0,
                     role.name(),
                     tool.metric(),
-                    CONTENDERS
-                        .iter()
+                    RUN.iter()
                         .zip(&cells)
                         .map(|(l, c)| format!("{} {c}", l.name()))
                         .collect::<Vec<_>>()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::libs::{Lib, CONTENDERS};
+use crate::libs::{Lib, PEERS, RUN};
 use crate::util::median_spread;
 use crate::Args;
 
@@ -170,6 +170,9 @@ impl Runner {
         idle: bool,
         wrapper: &[String],
     ) -> (Child, u16) {
+        if lib == Lib::Cli {
+            return self.start_cli(cpu, deflate, wrapper);
+        }
         let mut c = self.command(cpu, wrapper);
         c.arg("serve").arg(lib.name());
         if deflate {
@@ -196,7 +199,53 @@ impl Runner {
         (child, port)
     }
 
+    /// `sockweave serve 127.0.0.1:0 --echo`, the binary built beside ours
+    /// (`cargo build --release -p sockweave`), as users run it: its own
+    /// runtime and defaults. It prints `listening on ws://127.0.0.1:PORT/`.
+    fn start_cli(&self, cpu: usize, deflate: bool, wrapper: &[String]) -> (Child, u16) {
+        let cli = self.exe.with_file_name("sockweave");
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if self.taskset {
+            argv.extend(["taskset".into(), "-c".into(), cpu.to_string().into()]);
+        }
+        argv.extend(wrapper.iter().map(Into::into));
+        argv.push(cli.clone().into());
+        argv.extend(["serve".into(), "127.0.0.1:0".into(), "--echo".into()]);
+        if deflate {
+            // The load client offers the default parameters; the server accepts them.
+            argv.push("--deflate".into());
+        }
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {} ({e}): build it with cargo build --release -p sockweave",
+                    cli.display()
+                )
+            });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("server output");
+        let port = line
+            .trim()
+            .strip_prefix("listening on ws://127.0.0.1:")
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("sockweave serve did not start: {line:?}"));
+        (child, port)
+    }
+
     pub(crate) fn stop(child: &mut Child) {
+        if child.stdin.is_none() {
+            // `sockweave serve` runs until it is stopped.
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
         drop(child.stdin.take());
         let until = Instant::now() + Duration::from_secs(5);
         while Instant::now() < until {
@@ -261,6 +310,9 @@ impl Runner {
     /// One measurement: returns (messages/s, CPU µs per message of the side
     /// under test, CPU share of the neutral peer).
     fn measure(&self, sc: &Scenario, role: Role, lib: Lib) -> Option<(f64, f64, f64)> {
+        if !lib.has_role(role == Role::Server) {
+            return None;
+        }
         let (server_lib, client_lib) = match role {
             Role::Server => (lib, Lib::Raw),
             Role::Client => (Lib::Raw, lib),
@@ -313,6 +365,9 @@ impl Runner {
 
     /// Idle memory: bytes per connection of the side under test.
     fn idle(&self, role: Role, lib: Lib, deflate: bool, conns: usize) -> Option<f64> {
+        if !lib.has_role(role == Role::Server) {
+            return None;
+        }
         let (server_lib, client_lib) = match role {
             Role::Server => (lib, Lib::Raw),
             Role::Client => (Lib::Raw, lib),
@@ -383,10 +438,10 @@ pub fn main(args: &Args) {
         for (si, sc) in scenarios.iter().enumerate() {
             for role in roles {
                 // Interleaved: every contender once per repetition, in a rotating order.
-                let mut order: Vec<Lib> = CONTENDERS
+                let mut order: Vec<Lib> = RUN
                     .iter()
                     .copied()
-                    .filter(|l| !sc.deflate || l.supports_deflate())
+                    .filter(|l| (!sc.deflate || l.supports_deflate()) && l.has_role(role == Role::Server))
                     .collect();
                 let k = rep % order.len();
                 order.rotate_left(k);
@@ -411,8 +466,8 @@ pub fn main(args: &Args) {
         );
         for role in roles {
             for deflate in [false, true] {
-                for lib in CONTENDERS {
-                    if deflate && !lib.supports_deflate() {
+                for lib in RUN {
+                    if (deflate && !lib.supports_deflate()) || !lib.has_role(role == Role::Server) {
                         continue;
                     }
                     if let Some(b) = runner.idle(role, lib, deflate, cfg.idle_conns) {
@@ -515,10 +570,10 @@ fn render(
         md,
         "Each library runs its own echo server (\"server\" rows, under the neutral load client) or its own client (\"client\" rows, against the neutral echo server). The neutral peers are `sockweave-bench`'s `raw` client and server: WebSocket on plain TCP with no library, frames built once, a separate process on the other core. Each process runs a single-threaded tokio runtime. msg/s is messages echoed per second (median, ± half the min-max spread); CPU is the side under test's own user+system time (`/proc/PID/stat`) per message. Ratios are sockweave / best peer for msg/s, best peer / sockweave for CPU (above 1: sockweave is better). \"peer load\" is the neutral peer's CPU share: near 100% it is the bottleneck and the CPU column is the one that tells the contenders apart.\n"
     );
-    let header_libs: Vec<&str> = CONTENDERS.iter().map(|l| l.name()).collect();
+    let header_libs: Vec<&str> = RUN.iter().map(|l| l.name()).collect();
     let _ = writeln!(
         md,
-        "| scenario | role | {} | msg/s ratio | {} | CPU ratio | peer load (sockweave) |",
+        "| scenario | role | {} | msg/s ratio | {} | CPU ratio | `serve --echo` CPU ratio | peer load (sockweave) |",
         header_libs
             .iter()
             .map(|n| format!("{n} msg/s"))
@@ -530,18 +585,20 @@ fn render(
             .collect::<Vec<_>>()
             .join(" | ")
     );
-    let _ = writeln!(md, "|{}", "---|".repeat(2 + 2 * CONTENDERS.len() + 3));
+    let _ = writeln!(md, "|{}", "---|".repeat(2 + 2 * RUN.len() + 4));
     let _ = writeln!(
         text,
-        "{:<46} {:<6} {:>22} {:>22} {:>22} {:>22} {:>7} {:>7}",
+        "{:<46} {:<6} {:>22} {:>22} {:>22} {:>22} {:>22} {:>7} {:>7} {:>7}",
         "scenario",
         "role",
         "sockweave",
+        "serve --echo",
         "tokio-tungstenite",
         "fastwebsockets",
         "tokio-websockets",
         "rate x",
-        "cpu x"
+        "cpu x",
+        "cli cpu x"
     );
     let mut targets: Vec<String> = Vec::new();
     let mut chart: Vec<(String, Vec<(Lib, f64)>)> = Vec::new();
@@ -555,10 +612,7 @@ fn render(
                 Some((r, rs, c, cs, p))
             };
             let ours = stat(Lib::Sockweave);
-            let peers: Vec<(Lib, Stat)> = CONTENDERS[1..]
-                .iter()
-                .filter_map(|&l| stat(l).map(|s| (l, s)))
-                .collect();
+            let peers: Vec<(Lib, Stat)> = PEERS.iter().filter_map(|&l| stat(l).map(|s| (l, s))).collect();
             let best_rate = peers.iter().map(|p| p.1 .0).fold(f64::NAN, f64::max);
             let best_cpu = peers.iter().map(|p| p.1 .2).fold(f64::NAN, f64::min);
             let (rate_x, cpu_x) = match ours {
@@ -585,65 +639,66 @@ fn render(
                 }
             };
             let peer_load = ours.map_or("n/a".into(), |o| format!("{:.0}%", o.4 * 100.0));
+            let cli_cpu_x = stat(Lib::Cli).map_or(f64::NAN, |c| best_cpu / c.2);
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 sc.name,
                 role.name(),
-                CONTENDERS
-                    .iter()
+                RUN.iter()
                     .map(|&l| cell(l, false))
                     .collect::<Vec<_>>()
                     .join(" | "),
                 ratio(rate_x),
-                CONTENDERS
-                    .iter()
-                    .map(|&l| cell(l, true))
-                    .collect::<Vec<_>>()
-                    .join(" | "),
+                RUN.iter().map(|&l| cell(l, true)).collect::<Vec<_>>().join(" | "),
                 ratio(cpu_x),
+                ratio(cli_cpu_x),
                 peer_load
             );
             let _ = writeln!(
                 text,
-                "{:<46} {:<6} {:>22} {:>22} {:>22} {:>22} {:>7} {:>7}",
+                "{:<46} {:<6} {:>22} {:>22} {:>22} {:>22} {:>22} {:>7} {:>7} {:>7}",
                 sc.name,
                 role.name(),
                 cell(Lib::Sockweave, false),
+                cell(Lib::Cli, false),
                 cell(Lib::Tungstenite, false),
                 cell(Lib::FastWs, false),
                 cell(Lib::TokioWs, false),
                 ratio(rate_x),
-                ratio(cpu_x)
+                ratio(cpu_x),
+                ratio(cli_cpu_x)
             );
             let _ = writeln!(
                 text,
-                "{:<46} {:<6} {:>22} {:>22} {:>22} {:>22}",
+                "{:<46} {:<6} {:>22} {:>22} {:>22} {:>22} {:>22}",
                 "  CPU µs/msg of the side under test",
                 "",
                 cell(Lib::Sockweave, true),
+                cell(Lib::Cli, true),
                 cell(Lib::Tungstenite, true),
                 cell(Lib::FastWs, true),
                 cell(Lib::TokioWs, true),
             );
             reports.push(format!(
-                "REPORT {} {}: sockweave {} msg/s {} µs/msg; {}; rate ratio {} cpu ratio {}",
+                "REPORT {} {}: sockweave {} msg/s {} µs/msg; {}{}; rate ratio {} cpu ratio {} serve --echo cpu ratio {}",
                 sc.name,
                 role.name(),
                 ours.map_or("n/a".into(), |o| fmt_rate(o.0)),
                 ours.map_or("n/a".into(), |o| format!("{:.2}", o.2)),
+                stat(Lib::Cli).map_or(String::new(), |c| format!("serve --echo {} msg/s {:.2} µs/msg, ", fmt_rate(c.0), c.2)),
                 peers
                     .iter()
                     .map(|(l, s)| format!("{} {} msg/s {:.2} µs/msg", l.name(), fmt_rate(s.0), s.2))
                     .collect::<Vec<_>>()
                     .join(", "),
                 ratio(rate_x),
-                ratio(cpu_x)
+                ratio(cpu_x),
+                ratio(cli_cpu_x)
             ));
             chart.push((
                 format!("{} ({})", sc.name, role.name()),
-                CONTENDERS
-                    .iter()
+                RUN.iter()
                     .map(|&l| (l, stat(l).map_or(f64::NAN, |s| s.0)))
                     .collect(),
             ));
@@ -710,10 +765,10 @@ fn render(
     );
     let _ = writeln!(
         md,
-        "| role | deflate | {} | ratio (best peer / sockweave) |",
+        "| role | deflate | {} | ratio (best peer / sockweave) | ratio (best peer / `serve --echo`) |",
         header_libs.join(" | ")
     );
-    let _ = writeln!(md, "|{}", "---|".repeat(3 + CONTENDERS.len()));
+    let _ = writeln!(md, "|{}", "---|".repeat(4 + RUN.len()));
     let _ = writeln!(
         text,
         "\nidle memory, KiB per connection at {} connections:",
@@ -721,52 +776,60 @@ fn render(
     );
     for role in [Role::Server, Role::Client] {
         for deflate in [false, true] {
-            let v: Vec<Option<f64>> = CONTENDERS
+            let v: Vec<Option<f64>> = RUN
                 .iter()
                 .map(|&l| memory.get(&(role, deflate, l)).copied())
                 .collect();
-            let best_peer = v[1..].iter().flatten().copied().fold(f64::NAN, f64::min);
+            // v: sockweave, serve --echo, then the peers.
+            let best_peer = v[2..].iter().flatten().copied().fold(f64::NAN, f64::min);
             let ratio = v[0].map_or(f64::NAN, |o| best_peer / o);
+            let cli_ratio = v[1].map_or(f64::NAN, |o| best_peer / o);
             let cells: Vec<String> = v
                 .iter()
                 .map(|x| x.map_or("n/a".into(), |b| format!("{:.2}", b / 1024.0)))
                 .collect();
             let dfl = if deflate { "yes" } else { "no" };
-            let r = if ratio.is_finite() {
-                format!("{ratio:.2}")
-            } else {
-                "n/a".into()
+            let fmt_ratio = |x: f64| {
+                if x.is_finite() {
+                    format!("{x:.2}")
+                } else {
+                    "n/a".into()
+                }
             };
+            let (r, cr) = (fmt_ratio(ratio), fmt_ratio(cli_ratio));
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 role.name(),
                 dfl,
                 cells.join(" | "),
-                r
+                r,
+                cr
             );
             let _ = writeln!(
                 text,
-                "  {:<6} deflate {:<3} {} (ratio {r})",
+                "  {:<6} deflate {:<3} {} (ratio {r}, serve --echo {cr})",
                 role.name(),
                 dfl,
                 cells.join(" / ")
             );
             reports.push(format!(
-                "REPORT idle memory {} deflate={}: {} KiB/connection (sockweave / tokio-tungstenite / fastwebsockets / tokio-websockets)",
+                "REPORT idle memory {} deflate={}: {} KiB/connection (sockweave / serve --echo / tokio-tungstenite / fastwebsockets / tokio-websockets)",
                 role.name(),
                 dfl,
                 cells.join(" / ")
             ));
-            if let (Some(o), false) = (v[0], deflate) {
-                if best_peer.is_finite() {
-                    targets.push(format!(
-                        "- {} — idle memory {}: sockweave {:.2} KiB vs best peer {:.2} KiB per connection",
-                        if o < best_peer { "MET" } else { "MISSED" },
-                        role.name(),
-                        o / 1024.0,
-                        best_peer / 1024.0
-                    ));
+            for (who, mine) in [("sockweave", v[0]), ("sockweave serve --echo", v[1])] {
+                if let (Some(o), false) = (mine, deflate) {
+                    if best_peer.is_finite() {
+                        targets.push(format!(
+                            "- {} — idle memory {}: {who} {:.2} KiB vs best peer {:.2} KiB per connection",
+                            if o < best_peer { "MET" } else { "MISSED" },
+                            role.name(),
+                            o / 1024.0,
+                            best_peer / 1024.0
+                        ));
+                    }
                 }
             }
         }
@@ -811,13 +874,13 @@ fn render(
 /// A horizontal grouped bar chart: per scenario and role, each library's
 /// msg/s relative to the fastest in the group, labelled with the absolute value.
 fn svg_chart(groups: &[(String, Vec<(Lib, f64)>)], date: &str) -> String {
-    let colors = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
+    let colors = ["#d62728", "#ff9896", "#1f77b4", "#2ca02c", "#9467bd"];
     let bar_h = 9.0;
     let group_gap = 12.0;
     let label_w = 330.0;
     let bar_w = 420.0;
     let top = 56.0;
-    let group_h = bar_h * CONTENDERS.len() as f64 + group_gap;
+    let group_h = bar_h * RUN.len() as f64 + group_gap;
     let height = top + group_h * groups.len() as f64 + 20.0;
     let width = label_w + bar_w + 140.0;
     let mut s = String::new();
@@ -830,7 +893,7 @@ fn svg_chart(groups: &[(String, Vec<(Lib, f64)>)], date: &str) -> String {
         s,
         r#"<text x="10" y="18" font-size="14" font-weight="bold">Messages per second, relative to the fastest in each row group ({date})</text>"#
     );
-    for (i, lib) in CONTENDERS.iter().enumerate() {
+    for (i, lib) in RUN.iter().enumerate() {
         let x = 10.0 + i as f64 * 170.0;
         let _ = writeln!(
             s,

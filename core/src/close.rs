@@ -8,18 +8,38 @@ use alloc::string::String;
 pub struct CloseCode(pub u16);
 
 impl CloseCode {
+    /// 1000: the purpose of the connection was fulfilled (RFC 6455 section 7.4.1);
+    /// .NET's ClientWebSocket calls it `NormalClosure`.
     pub const NORMAL: CloseCode = CloseCode(1000);
+    /// 1001: the endpoint is going away (a server shutting down, a browser
+    /// leaving the page); .NET's ClientWebSocket calls it `EndpointUnavailable`.
     pub const GOING_AWAY: CloseCode = CloseCode(1001);
+    /// 1002: the peer broke the protocol (bad framing, bad masking, a bad close
+    /// payload); .NET's ClientWebSocket calls it `ProtocolError`.
     pub const PROTOCOL_ERROR: CloseCode = CloseCode(1002);
+    /// 1003: a message of a type the endpoint cannot accept (e.g. binary where
+    /// only text is understood); .NET's ClientWebSocket calls it `InvalidMessageType`.
     pub const UNSUPPORTED_DATA: CloseCode = CloseCode(1003);
     /// Reported locally when a close frame carried no status; never sent.
     pub const NO_STATUS: CloseCode = CloseCode(1005);
     /// Reported locally when the connection ended without a close frame; never sent.
     pub const ABNORMAL: CloseCode = CloseCode(1006);
+    /// 1007: a message's data is inconsistent with its type, e.g. a text
+    /// message that is not UTF-8 or a compressed message that does not inflate;
+    /// .NET's ClientWebSocket calls it `InvalidPayloadData`.
     pub const INVALID_PAYLOAD: CloseCode = CloseCode(1007);
+    /// 1008: a message violates the endpoint's policy (a generic refusal when
+    /// no other code fits); .NET's ClientWebSocket calls it `PolicyViolation`.
     pub const POLICY_VIOLATION: CloseCode = CloseCode(1008);
+    /// 1009: a message or frame is larger than the endpoint accepts (here:
+    /// `max_message_size` / `max_frame_size` of [`Options`](crate::options::Options));
+    /// .NET's ClientWebSocket calls it `MessageTooBig`.
     pub const MESSAGE_TOO_BIG: CloseCode = CloseCode(1009);
+    /// 1010: sent by a client whose required extension the server did not
+    /// accept in the handshake; .NET's ClientWebSocket calls it `MandatoryExtension`.
     pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
+    /// 1011: the endpoint hit an unexpected condition that kept it from
+    /// fulfilling the request; .NET's ClientWebSocket calls it `InternalServerError`.
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
 
     /// Whether the code may appear in a close frame on the wire.
@@ -47,6 +67,8 @@ pub const MAX_REASON_LEN: usize = 123;
 pub struct CloseFrame {
     /// `None` when the frame had an empty payload (reported as 1005 by .NET).
     pub code: Option<CloseCode>,
+    /// The reason text: UTF-8, at most [`MAX_REASON_LEN`] (123) bytes; empty
+    /// when none was given.
     pub reason: String,
 }
 

@@ -39,6 +39,9 @@ pub struct Error {
 }
 
 impl Error {
+    /// An error of `kind` that does not fail the connection (no close code),
+    /// e.g. a bad argument or an operation in the wrong state. `message` should
+    /// say what happened and what to do about it.
     pub fn new(kind: ErrorKind, message: impl Into<Cow<'static, str>>) -> Self {
         Error {
             kind,
@@ -56,6 +59,8 @@ impl Error {
         }
     }
 
+    /// The category, as .NET's ClientWebSocket reports it in
+    /// `WebSocketException.WebSocketErrorCode`.
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
@@ -65,6 +70,7 @@ impl Error {
         self.close_code
     }
 
+    /// The human-readable message (also what `Display` prints).
     pub fn message(&self) -> &str {
         &self.message
     }

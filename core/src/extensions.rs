@@ -16,11 +16,15 @@ use crate::error::{Error, ErrorKind};
 /// One extension with its parameters, in the order they were written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extension {
+    /// The extension token, e.g. `permessage-deflate`.
     pub name: String,
+    /// Its parameters in written order: name, and the value if one was given
+    /// (unquoted), e.g. `("client_max_window_bits", Some("10"))`.
     pub params: Vec<(String, Option<String>)>,
 }
 
 impl Extension {
+    /// An extension named `name` with no parameters.
     pub fn new(name: &str) -> Self {
         Extension {
             name: String::from(name),

@@ -17,11 +17,20 @@ pub const MAX_CONTROL_PAYLOAD: usize = 125;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum OpCode {
+    /// 0x0: a further fragment of the message begun by a `Text` or `Binary`
+    /// frame with FIN clear (section 5.4).
     Continuation = 0x0,
+    /// 0x1: the first frame of a text message (UTF-8, section 5.6).
     Text = 0x1,
+    /// 0x2: the first frame of a binary message (section 5.6).
     Binary = 0x2,
+    /// 0x8: a control frame starting or answering the close handshake; its
+    /// payload is an optional status code and reason (section 5.5.1).
     Close = 0x8,
+    /// 0x9: a control frame the peer must answer with a `Pong` carrying the
+    /// same payload (section 5.5.2).
     Ping = 0x9,
+    /// 0xA: the answer to a `Ping`, or an unsolicited heartbeat (section 5.5.3).
     Pong = 0xA,
 }
 
@@ -52,9 +61,13 @@ pub struct FrameHeader {
     pub fin: bool,
     /// RSV1..RSV3 as the low three bits (RSV1 = 0b100).
     pub rsv: u8,
+    /// What the frame carries (a data fragment or a control frame).
     pub opcode: OpCode,
     /// The masking key, present on every client-to-server frame.
     pub mask: Option<[u8; 4]>,
+    /// Payload bytes following the header, 0..=2^63-1 (at most 125 for
+    /// control frames). A decoded value is what the peer announced: check it
+    /// against your limits before allocating for it.
     pub payload_len: u64,
 }
 
@@ -105,6 +118,20 @@ impl FrameHeader {
     ///
     /// Returns `Ok(None)` when `buf` does not yet hold the whole header, and
     /// `Ok(Some((header, header_len)))` once it does.
+    ///
+    /// ```
+    /// use sockweave_core::frame::{FrameHeader, OpCode};
+    ///
+    /// // A masked text frame of 5 bytes, as a client sends "Hello" (RFC 6455 section 5.7).
+    /// let wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// assert_eq!(FrameHeader::decode(&wire[..1]), Ok(None)); // not enough bytes yet
+    /// let (header, used) = FrameHeader::decode(&wire).unwrap().unwrap();
+    /// assert_eq!(used, 6);
+    /// assert!(header.fin);
+    /// assert_eq!(header.opcode, OpCode::Text);
+    /// assert_eq!(header.mask, Some([0x37, 0xfa, 0x21, 0x3d]));
+    /// assert_eq!(header.payload_len, 5);
+    /// ```
     pub fn decode(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, HeaderError> {
         let (b0, b1) = match buf {
             [b0, b1, ..] => (*b0, *b1),
@@ -184,6 +211,17 @@ impl FrameHeader {
 
     /// Encodes the header with the minimal length encoding RFC 6455 requires.
     /// Returns the buffer and the number of bytes used at its start.
+    ///
+    /// ```
+    /// use sockweave_core::frame::{FrameHeader, OpCode};
+    ///
+    /// // An unmasked binary frame of 256 bytes, as a server sends it:
+    /// // 2 bytes, then the 16-bit extended length.
+    /// let header = FrameHeader::new(OpCode::Binary, 256, None);
+    /// let (buf, n) = header.encode();
+    /// assert_eq!(&buf[..n], &[0x82, 126, 0x01, 0x00]);
+    /// assert_eq!(n, header.encoded_len());
+    /// ```
     pub fn encode(&self) -> ([u8; MAX_HEADER_LEN], usize) {
         let mut out = [0u8; MAX_HEADER_LEN];
         out[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0b111) << 4) | self.opcode as u8;

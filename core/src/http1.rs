@@ -42,9 +42,15 @@ const MAX_HEADER_SLOTS: usize = 1024;
 #[non_exhaustive]
 pub enum Http1Error {
     /// The head is longer than the limit.
-    HeadTooLarge { limit: usize },
+    HeadTooLarge {
+        /// The limit in bytes ([`HandshakeLimits::max_header_bytes`]).
+        limit: usize,
+    },
     /// The head has more header lines than the limit.
-    TooManyHeaders { limit: usize },
+    TooManyHeaders {
+        /// The limit in header lines ([`HandshakeLimits::max_headers`]).
+        limit: usize,
+    },
     /// The status line or a header line is not valid HTTP/1.x.
     MalformedHead,
     /// `Content-Length` is not a number, or is repeated with different values.
@@ -54,7 +60,10 @@ pub enum Http1Error {
     /// A transfer coding other than `chunked`, or `chunked` not last or twice.
     UnsupportedTransferEncoding,
     /// The body is longer than the caller's limit.
-    BodyTooLarge { limit: u64 },
+    BodyTooLarge {
+        /// The caller's limit in bytes (given to [`BodyDecoder::new`]).
+        limit: u64,
+    },
     /// A chunk-size line, chunk terminator or trailer is malformed or too long.
     BadChunk,
     /// The connection ended before the body did.
@@ -105,11 +114,16 @@ pub enum Framing {
 /// A parsed status line and headers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseHead {
+    /// The three-digit status code (a 1xx is an interim response: parse the next head).
     pub status: u16,
+    /// The reason phrase as the server wrote it (may be empty); only for people.
     pub reason: String,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
+    /// Every header line in received order, names as written.
     pub headers: Headers,
+    /// How the body that follows the head is delimited: give it to
+    /// [`BodyDecoder::new`].
     pub framing: Framing,
     /// The server allows another request on this connection once the body is read.
     pub keep_alive: bool,

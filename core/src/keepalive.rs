@@ -23,9 +23,27 @@ pub const PONG_TIMEOUT_MESSAGE: &str =
 /// Which strategy is in force.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
+    /// No keep-alive frames and no liveness check: .NET's ClientWebSocket with
+    /// `KeepAliveInterval` zero or infinite.
     Off,
-    UnsolicitedPong { interval: u64 },
-    PingPong { interval: u64, timeout: u64 },
+    /// An empty PONG every `interval`, whatever the peer does; a silent peer
+    /// is never detected. .NET's ClientWebSocket with a positive
+    /// `KeepAliveInterval` (default 30 s) and `KeepAliveTimeout` zero or
+    /// infinite (its default).
+    UnsolicitedPong {
+        /// Milliseconds between PONGs, > 0.
+        interval: u64,
+    },
+    /// A PING once the peer has been silent for `interval`; the connection
+    /// is aborted if its PONG does not arrive within `timeout`. .NET's
+    /// ClientWebSocket with both `KeepAliveInterval` and `KeepAliveTimeout`
+    /// positive.
+    PingPong {
+        /// Milliseconds of silence from the peer before a PING is sent, > 0.
+        interval: u64,
+        /// Milliseconds to wait for the PING's PONG before aborting, > 0.
+        timeout: u64,
+    },
 }
 
 impl Strategy {
@@ -42,6 +60,7 @@ impl Strategy {
 /// What the session must do now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Nothing to do yet; call again at [`KeepAlive::deadline`].
     None,
     /// Send an empty, unsolicited PONG.
     SendPong,
@@ -65,6 +84,9 @@ pub struct KeepAlive {
 }
 
 impl KeepAlive {
+    /// The state machine for `strategy`, starting at `now` (the backend's
+    /// monotonic clock, in milliseconds): the first PING or PONG is due one
+    /// interval later.
     pub fn new(strategy: Strategy, now: u64) -> Self {
         KeepAlive {
             strategy,
@@ -75,6 +97,7 @@ impl KeepAlive {
         }
     }
 
+    /// The strategy this state machine runs.
     pub fn strategy(&self) -> Strategy {
         self.strategy
     }

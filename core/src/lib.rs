@@ -33,6 +33,8 @@
 //! assert!(r.end_of_message);
 //! ```
 #![no_std]
+// Every public item says what it means to a user (units, defaults, RFC sections).
+#![warn(missing_docs)]
 // Unsafe code is allowed in one place: the allocator glue of the deflate compressor.
 #![deny(unsafe_code)]
 

@@ -4,7 +4,8 @@
 //! a JSON object means the same thing in Rust, in Node and in the browser.
 //! Unknown keys are an error that names the key: serde rejects them for
 //! formats that honour `deny_unknown_fields`, and [`Options::KEYS`] lets a
-//! backend whose deserializer does not (serde-wasm-bindgen) check by hand.
+//! backend that reads the object by hand (the wasm face reads JS objects key
+//! by key) check that every key it meets is known.
 
 use alloc::format;
 use alloc::string::String;
@@ -22,13 +23,21 @@ use crate::headers::HandshakeLimits;
 /// In JSON: a non-negative number of milliseconds, or `-1` / `"infinite"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Millis {
+    /// This many milliseconds (in JSON, a number >= 0). Zero as the
+    /// keep-alive interval turns keep-alive off, as the keep-alive timeout it
+    /// means no PONG check; for the other timeouts [`Options::validate`]
+    /// rejects it.
     Finite(u64),
+    /// No limit (in JSON, `-1` or `"infinite"`), what .NET's ClientWebSocket
+    /// takes as `Timeout.InfiniteTimeSpan`.
     Infinite,
 }
 
 impl Millis {
+    /// Zero milliseconds (as a keep-alive interval: keep-alive off).
     pub const ZERO: Millis = Millis::Finite(0);
 
+    /// `s` seconds, as `s * 1000` milliseconds.
     pub const fn from_secs(s: u64) -> Millis {
         Millis::Finite(s * 1000)
     }
@@ -119,8 +128,12 @@ impl Default for DeflateOptions {
 /// `HttpVersion`: which HTTP version to request for the handshake.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum HttpVersion {
+    /// HTTP/1.1 Upgrade (RFC 6455 section 4), the default; `"1.1"` in JSON.
+    /// .NET's ClientWebSocket: `HttpVersion.Version11`.
     #[default]
     Http11,
+    /// HTTP/2 extended CONNECT (RFC 8441); `"2"` in JSON. .NET's
+    /// ClientWebSocket: `HttpVersion.Version20`.
     Http2,
 }
 
@@ -186,9 +199,13 @@ pub enum HttpVersionPolicy {
 /// rules); every backend decides with this one table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Plan {
+    /// HTTP/1.1 Upgrade only.
     Http1,
     /// HTTP/2, falling back to HTTP/1.1 when allowed.
     Http2 {
+        /// If the server does not pick `h2` in ALPN or does not allow
+        /// extended CONNECT (`SETTINGS_ENABLE_CONNECT_PROTOCOL`), use
+        /// HTTP/1.1 instead of failing with `UnsupportedProtocol`.
         fallback: bool,
     },
 }
@@ -283,36 +300,56 @@ impl<'de> Deserialize<'de> for HeaderList {
 pub struct Options {
     /// Keep-alive interval. `None` means the default of how the socket is made:
     /// 30 s for `ClientWebSocket`, off for a stream-created socket (as in .NET).
+    /// Zero or infinite turn keep-alive off. .NET's ClientWebSocket option
+    /// `KeepAliveInterval`.
     pub keep_alive_interval: Option<Millis>,
     /// Keep-alive timeout; `None`, zero or infinite select Unsolicited PONG.
+    /// .NET's ClientWebSocket option `KeepAliveTimeout` (see [`crate::keepalive`]).
     pub keep_alive_timeout: Option<Millis>,
-    /// permessage-deflate parameters; `None` disables compression.
+    /// permessage-deflate parameters; `None` (the default) disables
+    /// compression. .NET's ClientWebSocket option `DangerousDeflateOptions`.
     pub dangerous_deflate_options: Option<DeflateOptions>,
-    /// Subprotocols offered by a client, in preference order.
+    /// Subprotocols offered by a client, in preference order (.NET's
+    /// ClientWebSocket: `AddSubProtocol`); for a server, the ones it accepts,
+    /// in its preference order.
     pub sub_protocols: Vec<String>,
     /// The subprotocol already negotiated, for a stream-created socket.
     pub sub_protocol: Option<String>,
-    /// Extra headers of the client's handshake request.
+    /// Extra headers of the client's handshake request (.NET's
+    /// ClientWebSocket: `SetRequestHeader`).
     pub request_headers: HeaderList,
+    /// Clients: the HTTP version to request for the handshake (default
+    /// HTTP/1.1); .NET's ClientWebSocket option `HttpVersion`. What is used in
+    /// the end also depends on `http_version_policy` (see [`Plan::choose`]).
     pub http_version: HttpVersion,
+    /// Clients: whether a version other than `http_version` may be used
+    /// (default: the same or lower); .NET's ClientWebSocket option
+    /// `HttpVersionPolicy`.
     pub http_version_policy: HttpVersionPolicy,
     /// For a stream-created socket: act as the server (do not mask, expect masked frames).
     pub is_server: bool,
-    /// Bytes of received data buffered before reading from the transport pauses.
+    /// Bytes of received data buffered before reading from the transport
+    /// pauses. Default 64 KiB; 256..=64 MiB ([`Options::MAX_RECEIVE_BUFFER_SIZE`]).
     pub receive_buffer_size: usize,
-    /// Largest message accepted (after decompression); larger closes with 1009.
+    /// Largest message accepted, in bytes after decompression; larger closes
+    /// with 1009. Default 64 MiB; 1..=2^40 ([`Options::MAX_MESSAGE_SIZE`]).
     pub max_message_size: u64,
-    /// Largest single frame accepted; larger closes with 1009.
+    /// Largest single frame accepted, in payload bytes; larger closes with
+    /// 1009. Default 16 MiB; 1..=2^40.
     pub max_frame_size: u64,
-    /// Largest handshake request or response head, in bytes.
+    /// Largest handshake request or response head, in bytes. Default 16 KiB;
+    /// 256..=1 MiB.
     pub max_handshake_header_bytes: usize,
-    /// Most header lines in a handshake request or response.
+    /// Most header lines in a handshake request or response. Default 64; 8..=1024.
     pub max_handshake_headers: usize,
     /// Time allowed for the opening handshake (connect, TLS, proxy, HTTP).
+    /// Default 10 s; must not be zero.
     pub handshake_timeout: Millis,
-    /// Time allowed for the peer to answer our Close before the connection is aborted.
+    /// Time allowed for the peer to answer our Close before the connection is
+    /// aborted. Default 10 s; must not be zero.
     pub close_timeout: Millis,
     /// Bytes of frames queued for writing before `send` waits (backpressure).
+    /// Default 256 KiB; 0..=1 GiB.
     pub max_pending_output: usize,
     /// Servers: the origins allowed to open a WebSocket, exactly as browsers
     /// send them (`"https://app.example"`, `"http://localhost:8080"`); others
@@ -323,15 +360,18 @@ pub struct Options {
     pub allow_missing_origin: bool,
     /// HTTP/2 servers: streams a client may have open at once on one
     /// connection (WebSockets and requests; SETTINGS_MAX_CONCURRENT_STREAMS).
+    /// Default 128; 1..=10,000.
     pub max_concurrent_streams: u32,
-    /// HTTP/2 servers: the largest body of an ordinary request (413 above it).
+    /// HTTP/2 servers: the largest body of an ordinary request, in bytes (413
+    /// above it). Default 1 MiB; 0..=1 GiB.
     pub max_request_body_size: usize,
     /// HTTP/2 servers: bytes of request bodies buffered at once on one
     /// connection; streams beyond it wait for the application (flow control).
+    /// Default 4 MiB; 0..=1 GiB.
     pub max_buffered_request_bytes: usize,
     /// HTTP/2 servers: a connection with no open stream for this long is
     /// closed (GOAWAY); a request body that makes no progress for this long
-    /// is reset.
+    /// is reset. Default 60 s; must not be zero.
     pub idle_timeout: Millis,
 }
 
@@ -368,7 +408,10 @@ impl Default for Options {
 /// An option with a value it cannot take. `key` is the camelCase path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OptionsError {
+    /// The offending key, e.g. `"maxFrameSize"` or
+    /// `"dangerousDeflateOptions.clientMaxWindowBits"`.
     pub key: String,
+    /// What is wrong with its value and what would be accepted.
     pub message: String,
 }
 

@@ -17,6 +17,7 @@ pub struct Utf8Validator {
 pub struct InvalidUtf8;
 
 impl Utf8Validator {
+    /// A validator at the start of a message (the same as `Default`).
     pub const fn new() -> Self {
         Utf8Validator {
             stash: [0; 4],

@@ -55,7 +55,7 @@ fn message(conn: u32, seq: u64) -> Vec<u8> {
     m.extend_from_slice(&conn.to_be_bytes());
     m.extend_from_slice(&seq.to_be_bytes());
     // Half text-like (compressible), half noise.
-    let compressible = seq % 2 == 0;
+    let compressible = seq.is_multiple_of(2);
     while m.len() < len {
         let r = next();
         if compressible {

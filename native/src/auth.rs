@@ -11,7 +11,9 @@ use crate::target::Target;
 /// user name only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
+    /// The user name (may not contain `:` for HTTP Basic).
     pub user: String,
+    /// The password; never shown by `Debug` or in errors.
     pub password: String,
 }
 

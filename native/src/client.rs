@@ -28,8 +28,10 @@ use crate::websocket::WebSocket;
 /// request headers, HTTP version, limits) are shared with every sockweave
 /// backend; the rest are connection settings of a native client. `Debug`
 /// never shows a password (of [`Credentials`] or in a proxy URL).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ClientWebSocketOptions {
+    /// The WebSocket options shared with servers and the npm package
+    /// (subprotocols, deflate, keep-alive, limits, HTTP version).
     pub options: Options,
     /// Cookies to send, and to update from the handshake response.
     pub cookies: Option<Arc<CookieJar>>,
@@ -40,8 +42,15 @@ pub struct ClientWebSocketOptions {
     /// read the password. Off by default: such a challenge fails with
     /// [`ErrorKind::InsecureCredentials`].
     pub allow_basic_over_cleartext: bool,
-    /// Tunnel through this HTTP proxy.
+    /// Tunnel through this HTTP proxy. `None` (the default) uses the proxy
+    /// the environment names for the URL (`https_proxy` for `wss://`,
+    /// `http_proxy` for `ws://`, `all_proxy`, minus `no_proxy`; see
+    /// [`EnvProxy`](crate::EnvProxy)), as .NET's default proxy does.
     pub proxy: Option<Proxy>,
+    /// Whether to use a proxy at all (.NET's `HttpClientHandler.UseProxy`),
+    /// default `true`. `false` connects directly, ignoring both `proxy` and
+    /// the environment.
+    pub use_proxy: bool,
     /// Presented when a TLS server asks for a client certificate.
     pub client_certificate: Option<ClientCertificate>,
     /// Overrides the verdict of server certificate verification (.NET's
@@ -49,6 +58,22 @@ pub struct ClientWebSocketOptions {
     pub remote_certificate_validation: Option<CertificateCheck>,
     /// The certificate authorities trusted for `wss://`.
     pub root_certificates: RootCertificates,
+}
+
+impl Default for ClientWebSocketOptions {
+    fn default() -> Self {
+        ClientWebSocketOptions {
+            options: Options::default(),
+            cookies: None,
+            credentials: None,
+            allow_basic_over_cleartext: false,
+            proxy: None,
+            use_proxy: true,
+            client_certificate: None,
+            remote_certificate_validation: None,
+            root_certificates: RootCertificates::default(),
+        }
+    }
 }
 
 impl ClientWebSocketOptions {
@@ -60,6 +85,7 @@ impl ClientWebSocketOptions {
             credentials: self.credentials.clone(),
             allow_basic_over_cleartext: self.allow_basic_over_cleartext,
             proxy: self.proxy.clone(),
+            use_proxy: self.use_proxy,
             client_certificate: self.client_certificate.clone(),
             remote_certificate_validation: self.remote_certificate_validation.clone(),
             root_certificates: self.root_certificates.clone(),
@@ -114,10 +140,13 @@ pub struct ClientWebSocket {
 }
 
 impl ClientWebSocket {
+    /// A client with default options (.NET's `new ClientWebSocket()`).
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// A client with these options; they may still be changed with
+    /// [`options_mut`](Self::options_mut) until `connect`.
     pub fn with_options(options: ClientWebSocketOptions) -> Self {
         ClientWebSocket {
             options,
@@ -125,6 +154,7 @@ impl ClientWebSocket {
         }
     }
 
+    /// The options (.NET's `ClientWebSocket.Options`).
     pub fn options(&self) -> &ClientWebSocketOptions {
         &self.options
     }
@@ -158,7 +188,7 @@ impl ClientWebSocket {
     ///
     /// Fails at once, before any I/O, with [`ErrorKind::IncompatibleOptions`]
     /// when this client's own connection settings (cookies, credentials, proxy,
-    /// client certificate, certificate validation, roots) are not at their
+    /// use_proxy, client certificate, certificate validation, roots) are not at their
     /// defaults: they belong to the invoker.
     pub async fn connect_with(&mut self, uri: &str, invoker: &Invoker) -> Result<(), Error> {
         let set = non_default(&self.options.invoker_options());
@@ -372,6 +402,24 @@ impl ClientWebSocket {
         self.response.as_ref().map(|r| r.headers.as_slice())
     }
 
+    /// The handshake response as an `http::Response` (status, version,
+    /// headers as an `http::HeaderMap`; no body), also after a failed
+    /// `connect`; `into_parts()` gives `http::response::Parts`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), sockweave::Error> {
+    /// let mut ws = sockweave::ClientWebSocket::new();
+    /// ws.connect("ws://127.0.0.1:9001/").await?;
+    /// let response = ws.http_response().expect("connected");
+    /// assert_eq!(response.status(), http::StatusCode::SWITCHING_PROTOCOLS);
+    /// let deflate = response.headers().get(http::header::SEC_WEBSOCKET_EXTENSIONS);
+    /// # Ok(()) }
+    /// ```
+    pub fn http_response(&self) -> Option<http::Response<()>> {
+        let response = self.response.as_ref()?;
+        Some(crate::upgrade::received_response(response, self.http_version))
+    }
+
     /// The connected WebSocket, if `connect` succeeded.
     pub fn websocket(&self) -> Option<&WebSocket> {
         self.ws.as_ref()
@@ -428,10 +476,12 @@ impl ClientWebSocket {
         }
     }
 
+    /// The status of the peer's Close, once received (see [`WebSocket::close_status`]).
     pub fn close_status(&self) -> Option<CloseCode> {
         self.ws.as_ref().and_then(|w| w.close_status())
     }
 
+    /// The reason of the peer's Close, once received.
     pub fn close_status_description(&self) -> Option<String> {
         self.ws.as_ref().and_then(|w| w.close_status_description())
     }

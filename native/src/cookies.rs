@@ -29,6 +29,8 @@ impl std::fmt::Debug for CookieJar {
 }
 
 impl CookieJar {
+    /// An empty jar; share it (in an `Arc`) between clients and invokers
+    /// that should see each other's cookies.
     pub fn new() -> Self {
         Self::default()
     }

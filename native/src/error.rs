@@ -19,10 +19,19 @@ pub enum ErrorKind {
     /// The server is not a WebSocket endpoint or refused the upgrade
     /// ([`Error::response`] tells why).
     NotAWebSocket,
+    /// The peer speaks another WebSocket version (the server answered 426,
+    /// or a request carried a version other than 13).
     UnsupportedVersion,
+    /// The peer does not support what was asked: a subprotocol, an
+    /// extension, an HTTP version the version policy requires.
     UnsupportedProtocol,
+    /// A handshake header is missing, malformed or not the expected value.
     HeaderError,
+    /// The connection ended (or was reset) before the close handshake
+    /// completed (.NET's `ConnectionClosedPrematurely`).
     ConnectionClosedPrematurely,
+    /// The call is not allowed now: after a Close or an abort, while another
+    /// receive is pending, or on a socket already connected.
     InvalidState,
     /// An argument or option is invalid; the message names it.
     InvalidArgument,
@@ -82,10 +91,12 @@ impl Error {
         )
     }
 
+    /// What kind of failure this is (.NET's `WebSocketError`).
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }
 
+    /// What went wrong and, where there is one, what to do about it.
     pub fn message(&self) -> &str {
         &self.message
     }

@@ -67,8 +67,14 @@ pub struct InvokerOptions {
     /// can read the password. Off by default: such a challenge fails with
     /// [`ErrorKind::InsecureCredentials`].
     pub allow_basic_over_cleartext: bool,
-    /// Tunnel through this HTTP proxy.
+    /// Tunnel through this HTTP proxy. `None` (the default) uses the proxy
+    /// the environment names for each URL (`https_proxy`, `http_proxy`,
+    /// `all_proxy`, minus `no_proxy`; see [`EnvProxy`](crate::EnvProxy)).
     pub proxy: Option<Proxy>,
+    /// Whether to use a proxy at all (.NET's `HttpClientHandler.UseProxy`),
+    /// default `true`. `false` connects directly, ignoring both `proxy` and
+    /// the environment.
+    pub use_proxy: bool,
     /// Presented when a TLS server asks for a client certificate.
     pub client_certificate: Option<ClientCertificate>,
     /// Overrides the verdict of server certificate verification.
@@ -97,6 +103,7 @@ impl Default for InvokerOptions {
             credential_origins: Vec::new(),
             allow_basic_over_cleartext: false,
             proxy: None,
+            use_proxy: true,
             client_certificate: None,
             remote_certificate_validation: None,
             root_certificates: RootCertificates::default(),
@@ -202,14 +209,18 @@ pub(crate) enum Connection {
 pub struct Request {
     /// An HTTP token (`GET`, `POST`, ...); anything else is refused.
     pub method: String,
+    /// `http://` or `https://` URL of the resource.
     pub url: String,
     /// Extra headers. Those the invoker writes itself are refused:
     /// `Host`, `Content-Length`, `Transfer-Encoding`, `Connection`, `Upgrade`,
     /// `Keep-Alive`, `Proxy-Connection`, `TE`, `Trailer`, and `Cookie` /
     /// `Authorization` when the invoker has a cookie jar / credentials.
     pub headers: Headers,
+    /// The request body (sent with a `Content-Length`); empty for none.
     pub body: Bytes,
+    /// The HTTP version to ask for (.NET's `HttpRequestMessage.Version`).
     pub version: HttpVersion,
+    /// Whether a lower or higher version may be used instead (.NET's `VersionPolicy`).
     pub version_policy: HttpVersionPolicy,
 }
 
@@ -273,10 +284,13 @@ impl Request {
 /// A response to an ordinary request.
 #[derive(Clone, Debug)]
 pub struct Response {
+    /// The HTTP status code.
     pub status: u16,
     /// The HTTP version that carried it.
     pub version: HttpVersion,
+    /// Response headers, names in lower case, in the order received.
     pub headers: Headers,
+    /// The whole body (at most `max_response_body` bytes).
     pub body: Vec<u8>,
 }
 
@@ -634,7 +648,8 @@ impl Invoker {
     ) -> Result<(Box<dyn Transport>, Option<Vec<u8>>), Error> {
         let o = &self.shared.options;
         self.shared.connections_opened.fetch_add(1, Ordering::Relaxed);
-        let tcp = match &o.proxy {
+        let proxy = crate::env_proxy::choose(o.proxy.as_ref(), o.use_proxy, target)?;
+        let tcp = match &proxy {
             Some(p) => p.tunnel(&target.connect_authority(), max_head).await?,
             None => {
                 let tcp = TcpStream::connect((target.host.as_str(), target.port))
@@ -899,6 +914,9 @@ pub(crate) fn non_default(o: &InvokerOptions) -> Vec<&'static str> {
     }
     if o.proxy.is_some() {
         set.push("proxy");
+    }
+    if !o.use_proxy {
+        set.push("use_proxy");
     }
     if o.client_certificate.is_some() {
         set.push("client_certificate");

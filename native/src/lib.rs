@@ -25,13 +25,20 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 mod accept_any;
 mod auth;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod client;
 mod cookies;
 mod driver;
+mod env_proxy;
 mod error;
 mod http2;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod invoker;
 mod message;
 mod proxy;
@@ -40,12 +47,14 @@ mod stream;
 mod target;
 mod tls;
 mod transport;
+mod upgrade;
 mod websocket;
 
 pub use accept_any::{accept_any, Accepting};
 pub use auth::Credentials;
 pub use client::{ClientWebSocket, ClientWebSocketOptions};
 pub use cookies::CookieJar;
+pub use env_proxy::EnvProxy;
 pub use error::{Error, ErrorKind};
 pub use http2::server::{accept_h2, accept_h2_with, H2Connection, HttpExchange, Incoming};
 pub use invoker::{
@@ -66,6 +75,7 @@ pub use tls::{
     RootCertificates,
 };
 pub use transport::Transport;
+pub use upgrade::{accept_request, accept_request_with, PendingWebSocket, Refusal};
 pub use websocket::WebSocket;
 
 /// 32 bytes from the OS for the engine's masking-key generator.

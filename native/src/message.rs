@@ -5,11 +5,14 @@ use sockweave_core::session::MessageType;
 /// A whole message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
+    /// A text message (UTF-8, checked by the engine).
     Text(String),
+    /// A binary message.
     Binary(Vec<u8>),
 }
 
 impl Message {
+    /// The payload bytes (a text message's UTF-8).
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Message::Text(s) => s.as_bytes(),
@@ -17,6 +20,7 @@ impl Message {
         }
     }
 
+    /// `Text` or `Binary`, for [`WebSocket::send`](crate::WebSocket::send).
     pub fn message_type(&self) -> MessageType {
         match self {
             Message::Text(_) => MessageType::Text,

@@ -22,8 +22,11 @@ pub struct Accepted {
 /// extra headers (e.g. `WWW-Authenticate` with a 401).
 #[derive(Clone, Debug)]
 pub struct Rejected {
+    /// The HTTP status, 400..=599.
     pub status: u16,
+    /// The response body (plain text), for the client's error message.
     pub message: String,
+    /// Extra response headers.
     pub headers: Vec<(String, String)>,
 }
 

@@ -18,11 +18,7 @@ impl Stream for WebSocket {
 
     /// Yields whole messages; ends after the peer's Close (which is answered).
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
-        let mut assembler = std::mem::take(&mut this.assembler);
-        let r = assembler.poll_message(this, cx);
-        this.assembler = assembler;
-        r
+        self.get_mut().poll_next_message(cx)
     }
 }
 

@@ -79,6 +79,8 @@ pub struct CertificateContext<'a> {
 pub struct CertificateCheck(pub Arc<dyn Fn(&CertificateContext<'_>) -> bool + Send + Sync>);
 
 impl CertificateCheck {
+    /// A check from a closure that gets the certificate, the host and the
+    /// verdict of normal verification, and returns whether to accept.
     pub fn new(f: impl Fn(&CertificateContext<'_>) -> bool + Send + Sync + 'static) -> Self {
         CertificateCheck(Arc::new(f))
     }
@@ -99,7 +101,9 @@ impl fmt::Debug for CertificateCheck {
 /// A client certificate and its private key, for servers that ask for one.
 #[derive(Debug)]
 pub struct ClientCertificate {
+    /// The certificate chain, leaf first.
     pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf certificate's private key.
     pub key: PrivateKeyDer<'static>,
 }
 

@@ -186,85 +186,75 @@ impl WebSocket {
             }
         }
         let hold = Hold(self.shared(), AtomicU8::new(0));
-        poll_fn(|cx| self.poll_receive_with(cx, buf, &hold.1, true)).await
+        let mut out = Fixed(buf);
+        poll_fn(|cx| poll_receive(self.shared(), cx, &mut out, &hold.1, Reads::App)).await
     }
 
-    /// `receive` for the `Stream` face: it holds the receive slot in `hold`
-    /// while a message is only partly taken (so no `receive` can take the
-    /// rest of it), and leaves reading to the driver, because it cannot hand
-    /// reading back when its caller stops polling.
-    pub(crate) fn poll_receive(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-        hold: &AtomicU8,
-    ) -> Poll<Result<ReceiveResult, Error>> {
-        self.poll_receive_with(cx, buf, hold, false)
+    /// Receives a whole message, or `None` once the peer's Close has been
+    /// received (and answered with the same status, as RFC 6455 asks; see
+    /// [`close_status`](Self::close_status)). The message is read into a
+    /// buffer of its own size: no receive buffer to keep per connection,
+    /// and the bulk of a large message goes from the socket straight into
+    /// the message. Servers usually want this:
+    ///
+    /// ```no_run
+    /// # async fn demo(mut ws: sockweave::WebSocket) -> Result<(), sockweave::Error> {
+    /// while let Some(msg) = ws.receive_message().await? {
+    ///     ws.send_message(&msg).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A message is at most `max_message_size` bytes (the connection fails
+    /// with 1009 otherwise). Cancel-safe: if the future is dropped, what was
+    /// taken of a message stays with this `WebSocket` and the next call
+    /// continues it. The same as the `Stream` face's `next()`, which takes
+    /// messages from the same place.
+    pub async fn receive_message(&mut self) -> Result<Option<Message>, Error> {
+        /// Hands reading back to the driver if the future is dropped while
+        /// registered with the transport; gives the receive slot back if
+        /// nothing of a message was taken.
+        struct Guard<'a>(&'a Connection, &'a mut Assembler);
+        impl Drop for Guard<'_> {
+            fn drop(&mut self) {
+                let held = self.1.hold.load(Ordering::Relaxed);
+                if held == 0 {
+                    return;
+                }
+                let mut inner = self.0.lock();
+                if held & READING != 0 {
+                    inner.end_app_read();
+                }
+                if self.1.buf.is_empty() && held & SLOT != 0 {
+                    inner.session.end_receive();
+                    self.1.hold.store(0, Ordering::Relaxed);
+                } else {
+                    self.1.hold.store(held & SLOT, Ordering::Relaxed);
+                }
+            }
+        }
+        let WebSocket { shared, assembler } = self;
+        let mut guard = Guard(shared, assembler);
+        let Guard(conn, assembler) = &mut guard;
+        poll_fn(|cx| assembler.poll_message(conn, cx, Reads::App))
+            .await
+            .transpose()
     }
 
-    /// `hold` records what this receive holds (`SLOT`, `READING`); with
-    /// `app_reads`, a receive that finds nothing buffered reads the transport
-    /// itself, and the slot goes back with every result (else only at the
-    /// end of a message).
-    fn poll_receive_with(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-        hold: &AtomicU8,
-        app_reads: bool,
-    ) -> Poll<Result<ReceiveResult, Error>> {
-        let shared = self.shared();
-        let mut inner = shared.lock();
-        if hold.load(Ordering::Relaxed) & SLOT == 0 {
-            if let Err(e) = inner.session.begin_receive() {
-                return Poll::Ready(Err(e.into()));
-            }
-            hold.store(SLOT, Ordering::Relaxed);
-        }
-        let done = |inner: &mut crate::driver::Inner, ends_message: bool| {
-            inner.after_receive();
-            if app_reads || ends_message {
-                inner.session.end_receive();
-                hold.store(0, Ordering::Relaxed);
-            } else {
-                hold.store(SLOT, Ordering::Relaxed);
-            }
-        };
-        loop {
-            return match inner.session.receive(buf) {
-                Ok(Some(r)) => {
-                    done(&mut inner, r.end_of_message);
-                    Poll::Ready(Ok(r))
-                }
-                Ok(None) if inner.finished => {
-                    done(&mut inner, true);
-                    Poll::Ready(Err(Error::closed_prematurely()))
-                }
-                Ok(None) => {
-                    inner.app_wants_more();
-                    if app_reads {
-                        match inner.read_for_receive(shared, cx, buf) {
-                            AppRead::Again => continue,
-                            AppRead::Received(r) => {
-                                let ends = r.as_ref().map_or(true, |r| r.end_of_message);
-                                done(&mut inner, ends);
-                                return Poll::Ready(r.map_err(Error::from));
-                            }
-                            AppRead::Wait => {
-                                let reading = if inner.is_app_reading() { READING } else { 0 };
-                                hold.store(SLOT | reading, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                    add_waker(&mut inner.recv_wakers, cx.waker());
-                    Poll::Pending
-                }
-                Err(e) => {
-                    done(&mut inner, true);
-                    Poll::Ready(Err(e.into()))
-                }
-            };
-        }
+    /// The `Stream` face's `next()`: the driver reads, because a stream's
+    /// caller may stop polling at any point.
+    pub(crate) fn poll_next_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        self.assembler.poll_message(&self.shared, cx, Reads::Driver)
+    }
+
+    /// Sends a whole message (see [`send`](Self::send)).
+    pub async fn send_message(&self, message: &Message) -> Result<(), Error> {
+        self.send(
+            message.as_bytes(),
+            message.message_type(),
+            SendFlags::END_OF_MESSAGE,
+        )
+        .await
     }
 
     /// Sends `data` as a message, or as a piece of one when
@@ -346,15 +336,6 @@ impl WebSocket {
                 w.wake();
             }
         }
-        r.map_err(Error::from)
-    }
-
-    /// Answers the peer's Close with its own status (the `Stream` face does
-    /// this for its user).
-    pub(crate) fn answer_close(&self) -> Result<(), Error> {
-        let mut inner = self.shared().lock();
-        let r = inner.session.answer_close();
-        inner.session_changed();
         r.map_err(Error::from)
     }
 
@@ -481,6 +462,115 @@ impl WebSocket {
 pub(crate) const SLOT: u8 = 1;
 const READING: u8 = 2;
 
+/// Who reads the transport while a receive waits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reads {
+    /// The receiving task reads for itself (saving a task hop) and must
+    /// hand reading back when it stops (`end_app_read`), so only futures
+    /// with a drop guard use it.
+    App,
+    /// The driver task reads; for the `Stream` face, whose caller may stop
+    /// polling at any point.
+    Driver,
+}
+
+/// Where a receive puts what it takes.
+pub(crate) trait ReceiveInto {
+    /// Room for the next bytes; `hint` is `Session::receive_size_hint`.
+    fn room(&mut self, hint: usize) -> &mut [u8];
+    /// `n` bytes of the last `room` were filled (0 if none).
+    fn filled(&mut self, n: usize);
+    /// The receive slot is held until the end of the message (else it goes
+    /// back with every result).
+    fn whole_messages(&self) -> bool;
+}
+
+/// The caller's buffer, for `receive`.
+struct Fixed<'a>(&'a mut [u8]);
+
+impl ReceiveInto for Fixed<'_> {
+    fn room(&mut self, _hint: usize) -> &mut [u8] {
+        self.0
+    }
+    fn filled(&mut self, _n: usize) {}
+    fn whole_messages(&self) -> bool {
+        false
+    }
+}
+
+/// One receive: takes the slot (recorded in `hold` with `READING` while the
+/// receiving task is registered with the transport), returns what the
+/// session has, else reads for itself (`Reads::App`) or waits for the driver.
+fn poll_receive(
+    conn: &Connection,
+    cx: &mut Context<'_>,
+    out: &mut impl ReceiveInto,
+    hold: &AtomicU8,
+    reads: Reads,
+) -> Poll<Result<ReceiveResult, Error>> {
+    let mut inner = conn.lock();
+    if hold.load(Ordering::Relaxed) & SLOT == 0 {
+        if let Err(e) = inner.session.begin_receive() {
+            return Poll::Ready(Err(e.into()));
+        }
+        hold.store(SLOT, Ordering::Relaxed);
+    }
+    let whole = out.whole_messages();
+    let done = |inner: &mut crate::driver::Inner, ends_message: bool| {
+        inner.after_receive();
+        if !whole || ends_message {
+            inner.session.end_receive();
+            hold.store(0, Ordering::Relaxed);
+        } else {
+            hold.store(SLOT, Ordering::Relaxed);
+        }
+    };
+    loop {
+        let room = out.room(inner.session.receive_size_hint());
+        return match inner.session.receive(room) {
+            Ok(Some(r)) => {
+                out.filled(r.count);
+                done(&mut inner, r.end_of_message);
+                Poll::Ready(Ok(r))
+            }
+            Ok(None) if inner.finished => {
+                out.filled(0);
+                done(&mut inner, true);
+                Poll::Ready(Err(Error::closed_prematurely()))
+            }
+            Ok(None) => {
+                inner.app_wants_more();
+                if reads == Reads::App {
+                    match inner.read_for_receive(conn, cx, room) {
+                        AppRead::Again => {
+                            out.filled(0);
+                            continue;
+                        }
+                        AppRead::Received(r) => {
+                            let ends = r.as_ref().map_or(true, |r| r.end_of_message);
+                            out.filled(r.as_ref().map_or(0, |r| r.count));
+                            done(&mut inner, ends);
+                            return Poll::Ready(r.map_err(Error::from));
+                        }
+                        AppRead::Wait => {
+                            let reading = if inner.is_app_reading() { READING } else { 0 };
+                            hold.store(SLOT | reading, Ordering::Relaxed);
+                        }
+                    }
+                }
+                out.filled(0);
+                add_waker(&mut inner.recv_wakers, cx.waker());
+                Poll::Pending
+            }
+            Err(e) => {
+                out.filled(0);
+                done(&mut inner, true);
+                Poll::Ready(Err(e.into()))
+            }
+        };
+    }
+}
+
 /// Who is sending: the task (a message in pieces belongs to the task that
 /// began it). Outside any task (`block_on`), one sender.
 pub(crate) fn current_sender() -> SenderId {
@@ -523,41 +613,68 @@ fn queue_then_write(
     Ok(())
 }
 
-/// Reading pieces into a growing buffer: the first read is small so small
-/// messages cost little, later reads grow with the message.
-const FIRST_READ: usize = 4096;
+/// Room a message buffer may take ahead of the bytes it holds: a peer that
+/// announces a large frame and sends little cannot make us allocate much.
+const MAX_ROOM_AHEAD: usize = 256 << 10;
 
-/// Assembles whole messages from [`WebSocket::poll_receive`] results.
+/// Assembles whole messages (for [`WebSocket::receive_message`] and the
+/// `Stream` face), each read into a buffer of its own size.
 #[derive(Default)]
 pub(crate) struct Assembler {
     buf: Vec<u8>,
-    /// The receive slot while a message is partly taken (see `WebSocket::poll_receive`).
+    /// The receive slot while a message is partly taken (`SLOT`), and
+    /// `READING` while the receiving task is registered with the transport.
     hold: AtomicU8,
+}
+
+/// The message buffer as [`ReceiveInto`]: it grows by what the session
+/// says is coming, bounded by `MAX_ROOM_AHEAD` beyond what arrived.
+struct Growing<'a> {
+    buf: &'a mut Vec<u8>,
+    len: usize,
+}
+
+impl ReceiveInto for Growing<'_> {
+    fn room(&mut self, hint: usize) -> &mut [u8] {
+        self.len = self.buf.len();
+        // The buffer may reach twice what arrived (or MAX_ROOM_AHEAD, or what it already has).
+        let limit = (2 * self.len).max(MAX_ROOM_AHEAD).max(self.buf.capacity());
+        let want = hint.min(limit - self.len);
+        if want > 0 {
+            self.buf.resize(self.len + want, 0);
+        }
+        &mut self.buf[self.len..]
+    }
+    fn filled(&mut self, n: usize) {
+        self.buf.truncate(self.len + n);
+    }
+    fn whole_messages(&self) -> bool {
+        true
+    }
 }
 
 impl Assembler {
     pub(crate) fn poll_message(
         &mut self,
-        ws: &WebSocket,
+        conn: &Connection,
         cx: &mut Context<'_>,
+        reads: Reads,
     ) -> Poll<Option<Result<Message, Error>>> {
         loop {
-            let len = self.buf.len();
-            let want = (len / 2).clamp(FIRST_READ, 1 << 20);
-            self.buf.resize(len + want, 0);
-            let r = ws.poll_receive(cx, &mut self.buf[len..], &self.hold);
-            let r = match r {
-                Poll::Pending => {
-                    self.buf.truncate(len);
-                    return Poll::Pending;
-                }
+            let mut out = Growing {
+                buf: &mut self.buf,
+                len: 0,
+            };
+            let r = match poll_receive(conn, cx, &mut out, &self.hold, reads) {
+                Poll::Pending => return Poll::Pending,
                 Poll::Ready(r) => r,
             };
             match r {
                 Err(e) => {
-                    self.buf.clear();
+                    self.buf = Vec::new();
                     // After the Close the stream has ended; anything else is an error.
-                    return Poll::Ready(match ws.state() {
+                    let state = conn.lock().session.state();
+                    return Poll::Ready(match state {
                         State::Closed | State::CloseReceived
                             if e.kind() == crate::ErrorKind::InvalidState =>
                         {
@@ -566,30 +683,42 @@ impl Assembler {
                         _ => Some(Err(e)),
                     });
                 }
-                Ok(r) => {
-                    self.buf.truncate(len + r.count);
-                    match r.message_type {
-                        MessageType::Close => {
-                            self.buf.clear();
-                            // Answer the peer's Close with the same status, as RFC 6455 asks.
-                            let _ = ws.answer_close();
-                            return Poll::Ready(None);
-                        }
-                        _ if !r.end_of_message => continue,
-                        MessageType::Text => {
-                            let data = std::mem::take(&mut self.buf);
-                            // The engine validated the UTF-8 already.
-                            let s = String::from_utf8(data).map_err(|_| {
-                                Error::new(crate::ErrorKind::Faulted, "internal: validated text is not UTF-8")
-                            });
-                            return Poll::Ready(Some(s.map(Message::Text)));
-                        }
-                        MessageType::Binary => {
-                            return Poll::Ready(Some(Ok(Message::Binary(std::mem::take(&mut self.buf)))));
-                        }
+                Ok(r) => match r.message_type {
+                    MessageType::Close => {
+                        self.buf = Vec::new();
+                        // Answer the peer's Close with the same status, as RFC 6455 asks.
+                        let _ = answer_close(conn);
+                        return Poll::Ready(None);
                     }
-                }
+                    _ if !r.end_of_message => continue,
+                    _ if self.buf.capacity() > (2 * self.buf.len()).max(64) => {
+                        // A compressed message's size was guessed: give back what it did not use.
+                        self.buf.shrink_to_fit();
+                        return Poll::Ready(Some(self.take(r.message_type)));
+                    }
+                    ty => return Poll::Ready(Some(self.take(ty))),
+                },
             }
         }
     }
+
+    /// The message assembled in `buf`, of type `ty` (text or binary).
+    fn take(&mut self, ty: MessageType) -> Result<Message, Error> {
+        let data = std::mem::take(&mut self.buf);
+        if ty == MessageType::Binary {
+            return Ok(Message::Binary(data));
+        }
+        // The engine validated the UTF-8 already.
+        String::from_utf8(data)
+            .map(Message::Text)
+            .map_err(|_| Error::new(crate::ErrorKind::Faulted, "internal: validated text is not UTF-8"))
+    }
+}
+
+/// Answers the peer's Close with its own status.
+fn answer_close(conn: &Connection) -> Result<(), Error> {
+    let mut inner = conn.lock();
+    let r = inner.session.answer_close();
+    inner.session_changed();
+    r.map_err(Error::from)
 }

@@ -7,7 +7,7 @@
 const net = require('node:net');
 const tls = require('node:tls');
 const http2 = require('node:http2');
-const { WebSocket, CONSTRUCT } = require('./websocket.js');
+const { ManagedWebSocket, CONSTRUCT } = require('./websocket.js');
 const { wasm, engine, normalizeOptions, randomBytes } = require('./engine.js');
 const { WebSocketError, adopt } = require('./errors.js');
 const { NodeTransport, transportFor, isWebPair, isNodeDuplex } = require('./transport.js');
@@ -106,7 +106,7 @@ function openSocket(target, tlsOptions, alpn, track) {
  * same JSON as the Rust `Options`, plus `tls` for `tls.connect`), then
  * `connect(url)`. Keep-alive defaults to an unsolicited PONG every 30 s.
  */
-class ClientWebSocket extends WebSocket {
+class ClientWebSocket extends ManagedWebSocket {
   constructor(options) {
     super(CONSTRUCT);
     /** The options used by `connect` (may be changed until then). */
@@ -338,4 +338,4 @@ class ClientWebSocket extends WebSocket {
   }
 }
 
-module.exports = { ClientWebSocket };
+module.exports = { ClientWebSocket, splitOptions };

@@ -29,6 +29,8 @@ class Driver {
     this.finished = false;
     /** A write is in flight: the transport takes no more for now. */
     this.writing = false;
+    /** Output bytes taken from the session and handed to the transport, from the start. */
+    this.taken = 0;
     this._onChange = onChange;
     this._onFinish = onFinish;
     this._epoch = clock.now();
@@ -123,6 +125,7 @@ class Driver {
       const out = s.takeOutput();
       if (!out) break;
       wrote = true;
+      this.taken += out.length;
       let p;
       try {
         p = this.transport.write(out);
@@ -147,6 +150,11 @@ class Driver {
       }
     }
     if (wrote) this._onChange();
+  }
+
+  /** Output bytes the transport has written out, from the start (what it was given minus what it still holds). */
+  get written() {
+    return this.taken - this.transport.unwritten();
   }
 
   /** One step: write, end the transport as the session says, run and arm the timer. Re-entrant calls are folded. */

@@ -4,7 +4,7 @@
 // the request is checked and answered by the engine (in wasm), then the
 // stream runs a server-role WebSocket.
 
-const { WebSocket, CONSTRUCT } = require('./websocket.js');
+const { ManagedWebSocket, CONSTRUCT } = require('./websocket.js');
 const { wasm, engine, normalizeOptions, randomBytes } = require('./engine.js');
 const { WebSocketError, adopt } = require('./errors.js');
 const { transportFor, NodeTransport } = require('./transport.js');
@@ -13,13 +13,21 @@ const { concatBytes, emptyBytes } = require('./bytes.js');
 
 /** What `decide` sees: the checked request. */
 function requestInfo(hs) {
+  // A snapshot: the engine's request is freed once the answer is made, and
+  // `decide` may keep the object (or call header()) later.
+  const headers = hs.headers;
   return {
     path: hs.path,
     host: hs.host,
-    headers: hs.headers,
+    headers,
     protocols: hs.protocols,
     extensions: hs.extensions,
-    header: (name) => hs.header(name),
+    /** The first header with this name (case-insensitive), as the engine looks it up. */
+    header: (name) => {
+      const n = String(name).toLowerCase();
+      const found = headers.find(([k]) => k.toLowerCase() === n);
+      return found ? found[1] : undefined;
+    },
   };
 }
 
@@ -52,7 +60,7 @@ async function finishAccept(hs, transport, normalized, leftover, decide) {
       { status: d.status });
   }
   const session = engine(() => hs.intoSession(randomBytes(32)));
-  const ws = new WebSocket(CONSTRUCT);
+  const ws = new ManagedWebSocket(CONSTRUCT);
   ws._attach(session, transport, normalized, leftover);
   return ws;
 }
@@ -194,7 +202,7 @@ async function acceptH2(stream, headers, options, decide) {
     const response = engine(() => hs.acceptH2(d ? d.subProtocol : undefined, d ? d.headers : undefined));
     stream.respond(response);
     const session = engine(() => hs.intoSession(randomBytes(32)));
-    const ws = new WebSocket(CONSTRUCT);
+    const ws = new ManagedWebSocket(CONSTRUCT);
     ws._attach(session, new NodeTransport(stream), normalized, null);
     return ws;
   } finally {

@@ -4,6 +4,7 @@
 //   onData(chunk: Uint8Array), onEnd(), onError(err)   set by the user of the transport
 //   pause(), resume()                                    stop / restart reading
 //   write(chunk) -> null | Promise                       null: accepted, write more; a promise: wait for it
+//   unwritten()                                          bytes given to write() not yet written out
 //   end()                                                shut down the writing side once written (FIN)
 //   release()                                            end(), then let go once what was written is out
 //   destroy()                                            tear down at once
@@ -75,6 +76,11 @@ class NodeTransport {
     });
   }
 
+  /** Bytes in the stream's write buffer (a socket: not yet handed to the kernel). */
+  unwritten() {
+    return this.stream.writableLength || 0;
+  }
+
   end() {
     const s = this.stream;
     if (s.destroyed || this._ending) return;
@@ -119,6 +125,7 @@ class WebStreamTransport {
     this._paused = true;
     this._reading = false;
     this._closed = false;
+    this._unwritten = 0;
     /** Chunks that arrived after pause(), delivered on resume(). */
     this._held = [];
   }
@@ -160,10 +167,17 @@ class WebStreamTransport {
 
   write(chunk) {
     const w = this.writer;
+    const n = chunk.length;
+    this._unwritten += n;
     const p = w.write(chunk);
-    p.catch((e) => this.onError(e));
+    p.then(() => { this._unwritten -= n; }, (e) => this.onError(e));
     if (w.desiredSize === null) return p;
     return w.desiredSize > 0 ? null : w.ready;
+  }
+
+  /** Bytes given to write() whose writes have not completed. */
+  unwritten() {
+    return this._unwritten;
   }
 
   end() {

@@ -1,6 +1,7 @@
 'use strict';
-// WebSocket: the application's face of a connection (.NET's WebSocket
-// semantics), over the driver (driver.js) that runs the wasm engine on a byte
+// ManagedWebSocket: the application's face of a connection (.NET's WebSocket
+// semantics; .NET's implementation class behind ClientWebSocket has this
+// name), over the driver (driver.js) that runs the wasm engine on a byte
 // transport. The JavaScript twin of native/src/websocket.rs.
 
 const { EventEmitter } = require('node:events');
@@ -64,7 +65,7 @@ function optionsOf(opts) {
 
 /**
  * A WebSocket connection in either role over any byte stream. Made by
- * `WebSocket.fromStream`, `ClientWebSocket#connect`, `acceptUpgrade` or `accept`.
+ * `ManagedWebSocket.fromStream`, `ClientWebSocket#connect`, `acceptUpgrade` or `accept`.
  * Events: `message` (a `Message`), `close` ({code, reason, wasClean}), `error` (a `WebSocketError`).
  *
  * `state` and `closeStatus` follow what `receive` (and `send`, `close`) have
@@ -75,11 +76,11 @@ function optionsOf(opts) {
  * resolve. Operations take `{ signal }` (an `AbortSignal`): aborting a pending
  * operation aborts the WebSocket, as cancelling does in .NET.
  */
-class WebSocket extends EventEmitter {
+class ManagedWebSocket extends EventEmitter {
   constructor(token) {
     super();
     if (token !== CONSTRUCT) {
-      throw new TypeError('use WebSocket.fromStream(), ClientWebSocket#connect(), acceptUpgrade() or accept()');
+      throw new TypeError('use ManagedWebSocket.fromStream(), ClientWebSocket#connect(), acceptUpgrade() or accept()');
     }
     this._session = null;
     this._driver = null;
@@ -89,6 +90,8 @@ class WebSocket extends EventEmitter {
     this._piecesPending = 0;
     this._userAborted = false;
     this._messageLoop = false;
+    /** Where the last message (or piece) sent ends in the output, counted in bytes from the start. */
+    this._sentEnd = 0;
     this._closed = new Promise((resolve) => {
       this._resolveClosed = resolve;
     });
@@ -106,7 +109,7 @@ class WebSocket extends EventEmitter {
    */
   static fromStream(stream, options) {
     const session = engine(() => new wasm.Session(options, randomBytes(32)));
-    const ws = new WebSocket(CONSTRUCT);
+    const ws = new ManagedWebSocket(CONSTRUCT);
     ws._attach(session, transportFor(stream), normalizeOptions(options), null);
     return ws;
   }
@@ -296,6 +299,7 @@ class WebSocket extends EventEmitter {
       await this._cancellable(o.signal, async () => {
         await this._outputBelow(this._maxPendingOutput, o.signal);
         engine(() => s.send(bytes, type, eom, !!o.disableCompression));
+        this._sentEnd = this._driver.taken + s.pendingOutputLength;
         this._driver.pump();
         await this._outputBelow(this._maxPendingOutput, o.signal);
       });
@@ -311,6 +315,14 @@ class WebSocket extends EventEmitter {
     const [bytes] = toPayload(payload === undefined ? new Uint8Array(0) : payload);
     engine(() => s.ping(bytes));
     this._driver.pump();
+  }
+
+  /**
+   * Output bytes written out to the transport so far (frames, from the
+   * start); a message sent is out once this reaches its `_sentEnd`.
+   */
+  _outputWritten() {
+    return this._driver ? this._driver.written : 0;
   }
 
   async _outputBelow(limit, signal) {
@@ -377,18 +389,27 @@ class WebSocket extends EventEmitter {
         throw e;
       }
       if (m.messageType === 'close') {
-        if (this.state === 'CloseReceived') {
-          try {
-            engine(() => this._session.answerClose());
-            this._driver.pump();
-            await this._outputBelow(0);
-          } catch (_) {
-            // The transport may already be gone; the close event reports the outcome.
-          }
-        }
+        await this._answerClose();
         return;
       }
       yield m;
+    }
+  }
+
+  /**
+   * After a receive returned the peer's Close: answers it with the peer's
+   * status (the engine's answer) unless our Close went out already, and
+   * waits until the answer is written. Never throws: the transport may be
+   * gone, and the close event reports the outcome.
+   */
+  async _answerClose() {
+    if (this.state !== 'CloseReceived') return;
+    try {
+      engine(() => this._session.answerClose());
+      this._driver.pump();
+      await this._outputBelow(0);
+    } catch (_) {
+      // Reported by the close event.
     }
   }
 
@@ -403,4 +424,4 @@ class WebSocket extends EventEmitter {
   }
 }
 
-module.exports = { WebSocket, Message, CONSTRUCT };
+module.exports = { ManagedWebSocket, Message, CONSTRUCT };

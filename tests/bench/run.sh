@@ -39,7 +39,8 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
     set -- "$@" --conns $(( $(ulimit -n) - 100 ))
 fi
 
-cargo build --release -p sockweave-bench
+# The suite runs `sockweave serve --echo` (the command as shipped) beside the library servers.
+cargo build --release -p sockweave-bench -p sockweave --bins
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 "$TARGET_DIR/release/sockweave-bench" run --out "$HERE" "$@"
 

@@ -4,7 +4,7 @@
 //   autobahn=PORT&agent=NAME   instead of the tests, drive Autobahn's fuzzing server (see autobahn.mjs)
 // Results: window.__results = {done, results: [{name, ok, ms, error}]}, also rendered in the page.
 import {
-  WebSocket, ClientWebSocket, WebSocketError, accept, connectedPair, webSocketDuplex,
+  ManagedWebSocket, ClientWebSocket, WebSocketError, accept, connectedPair, webSocketDuplex,
 } from '/npm/browser.mjs';
 
 const params = new URLSearchParams(location.search);
@@ -174,7 +174,7 @@ test('in-page: keep-alive aborts a silent peer (no PONG)', async () => {
   const [a, b] = connectedPair();
   // The peer reads everything and never answers.
   const drain = b.readable.pipeTo(new WritableStream()).catch(() => {});
-  const ws = WebSocket.fromStream(a, { keepAliveInterval: 100, keepAliveTimeout: 200 });
+  const ws = ManagedWebSocket.fromStream(a, { keepAliveInterval: 100, keepAliveTimeout: 200 });
   const t0 = performance.now();
   let err;
   try {
@@ -248,7 +248,7 @@ test('in-page: message and close events', async () => {
 
 test('in-page: a protocol error fails the connection with 1002', async () => {
   const [a, b] = connectedPair();
-  const ws = WebSocket.fromStream(a, { isServer: true });
+  const ws = ManagedWebSocket.fromStream(a, { isServer: true });
   const w = b.writable.getWriter();
   // An unmasked frame from a client is a protocol error for the server.
   await w.write(new Uint8Array([0x81, 0x02, 0x68, 0x69]));

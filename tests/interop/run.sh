@@ -5,10 +5,15 @@
 #   - their clients against `sockweave serve --echo`, plain and TLS;
 #   - TLS verification on by default (unknown CA, wrong name) and --insecure;
 #   - a real HTTP proxy (Debian's tinyproxy), plain and TLS through it, with
-#     and without Basic proxy credentials.
+#     and without Basic proxy credentials;
+#   - proxies from the environment (HTTP_PROXY, https_proxy, NO_PROXY, --no-proxy),
+#     each variable set for one `sockweave connect` process only.
 # Prints one line per check and `N passed, M failed`; exits non-zero on failure.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# sockweave (and Python websockets) honour proxy variables; the caller's must not
+# reach these loopback tests. Section 4 sets its own, one process at a time.
+unset http_proxy HTTP_PROXY https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY GATEWAY_INTERFACE
 
 C="$TMP/certs"
 make_certs "$C"
@@ -172,6 +177,94 @@ for auth in open basic; do
         fi
     fi
 done
+
+# 4. Proxies from the environment, as .NET's default proxy: tinyproxy with Basic
+# credentials (given in the variables' URLs), the TLS echo server of section 3
+# and a plain one. `tunnels PORT` counts the CONNECTs to (any host's) PORT tinyproxy logged.
+plain_port="$(free_port)"
+start_peer env-plain-echo py "$plain_port" || true
+tp="$TMP/tp-env"
+tport="$(free_port)"
+dead="http://127.0.0.1:$(free_port)" # nobody listens there: a proxy that refuses everything
+mkdir -p "$tp"
+chmod 777 "$tp"
+printf 'Port %s\nListen 127.0.0.1\nTimeout 60\nAllow 127.0.0.1\nMaxClients 20\nLogLevel Connect\nLogFile "%s"\nPidFile "%s"\nBasicAuth ada secret\n' \
+    "$tport" "$tp/tinyproxy.log" "$tp/tinyproxy.pid" >"$tp/tinyproxy.conf"
+tinyproxy -d -c "$tp/tinyproxy.conf" >"$tp/stdout.log" 2>&1 &
+PIDS+=($!)
+tunnels() { grep -c "Request (file descriptor [0-9]*): CONNECT [^ ]*:$1 " "$tp/tinyproxy.log" 2>/dev/null || true; }
+# env_send VAR=VALUE... -- URL ARGS...: send_lines with exactly these proxy variables set.
+env_send() {
+    local vars=()
+    while [ "$1" != "--" ]; do vars+=("$1"); shift; done
+    shift
+    (cat "$TMP/lines.txt"; sleep 2) | env "${vars[@]}" timeout 60 "$BIN" connect "$@"
+}
+# env_check NAME EXPECTED_TUNNELS PORT VAR=VALUE... -- URL ARGS...: the lines are echoed,
+# tinyproxy logged EXPECTED_TUNNELS more CONNECTs to PORT, no password on the terminal.
+env_check() {
+    local name="$1" want="$2" port="$3" before after
+    shift 3
+    before="$(tunnels "$port")"
+    if env_send "$@" >"$tp/$name.out" 2>"$tp/$name.err" && cmp -s "$tp/$name.out" "$TMP/lines.txt"; then
+        after="$(tunnels "$port")"
+        if [ $((after - before)) -ne "$want" ]; then
+            bad "$name: echoed, but tinyproxy logged $((after - before)) CONNECT(s) to :$port, expected $want"
+        elif grep -q secret "$tp/$name.err" "$tp/$name.out"; then
+            bad "$name: the proxy password was printed: $(grep secret "$tp/$name.err")"
+        elif [ "$want" -gt 0 ] && ! grep -q "through the proxy 127.0.0.1:$tport (from" "$tp/$name.err"; then
+            bad "$name: went through the proxy but did not say so: $(head -2 "$tp/$name.err")"
+        elif [ "$want" -eq 0 ] && grep -q "through the proxy" "$tp/$name.err"; then
+            bad "$name: claims a proxy: $(head -2 "$tp/$name.err")"
+        else
+            ok "$name: echoed, $want CONNECT(s) in tinyproxy's log"
+        fi
+    else
+        bad "$name: $(tail -2 "$tp/$name.err")"
+    fi
+}
+if wait_port "$tport"; then
+    auth="http://ada:secret@127.0.0.1:$tport"
+    env_check env-http-proxy 1 "$plain_port" HTTP_PROXY="$auth" -- "ws://127.0.0.1:$plain_port/"
+    env_check env-https-proxy 1 "$echo_port" https_proxy="$auth" HTTP_PROXY="$dead" -- \
+        "wss://localhost:$echo_port/" --ca "$C/ca.pem"
+    env_check env-all-proxy 1 "$plain_port" ALL_PROXY="127.0.0.1:$tport" all_proxy="$auth" -- "ws://127.0.0.1:$plain_port/"
+    env_check env-no-proxy 0 "$plain_port" HTTP_PROXY="$auth" NO_PROXY="localhost,127.0.0.1" -- "ws://127.0.0.1:$plain_port/"
+    env_check env-no-proxy-port 0 "$echo_port" HTTPS_PROXY="$auth" no_proxy="localhost:$echo_port" -- \
+        "wss://localhost:$echo_port/" --ca "$C/ca.pem"
+    env_check env-explicit-wins 1 "$plain_port" HTTP_PROXY="$dead" -- "ws://127.0.0.1:$plain_port/" --proxy "$auth"
+    # A proxy that refuses everything: used when the variable says so, skipped by
+    # NO_PROXY (a CIDR block here) and by --no-proxy.
+    if err="$( (sleep 1) | env HTTP_PROXY="$dead" timeout 20 "$BIN" connect "ws://127.0.0.1:$plain_port/" 2>&1)"; then
+        bad "env-dead-proxy: connected although HTTP_PROXY names a proxy nobody runs"
+    elif grep -q "cannot connect to the proxy 127.0.0.1" <<<"$err"; then
+        ok "env-dead-proxy: HTTP_PROXY is used (the dead proxy's error is reported)"
+    else
+        bad "env-dead-proxy: unexpected error: $err"
+    fi
+    env_check env-dead-no-proxy 0 "$plain_port" HTTP_PROXY="$dead" NO_PROXY="10.0.0.0/8,127.0.0.0/8" -- "ws://127.0.0.1:$plain_port/"
+    env_check env-dead-flag 0 "$plain_port" HTTP_PROXY="$dead" HTTPS_PROXY="$dead" -- "ws://127.0.0.1:$plain_port/" --no-proxy
+    # httpoxy: under CGI, upper-case HTTP_PROXY may come from a request header.
+    env_check env-cgi 0 "$plain_port" GATEWAY_INTERFACE=CGI/1.1 HTTP_PROXY="$auth" -- "ws://127.0.0.1:$plain_port/"
+    if err="$( (sleep 1) | env HTTPS_PROXY="socks5://ada:secret@127.0.0.1:1080" timeout 20 "$BIN" connect "wss://localhost:$echo_port/" --ca "$C/ca.pem" 2>&1)"; then
+        bad "env-socks: connected through an unsupported socks5:// proxy"
+    elif grep -q secret <<<"$err"; then
+        bad "env-socks: the error shows the password: $err"
+    elif grep -q "HTTPS_PROXY" <<<"$err" && grep -q "socks5" <<<"$err"; then
+        ok "env-socks: an unsupported HTTPS_PROXY is an error naming it, password hidden"
+    else
+        bad "env-socks: unexpected error: $err"
+    fi
+    if err="$("$BIN" connect "ws://127.0.0.1:$plain_port/" --proxy "$auth" --no-proxy 2>&1)"; then
+        bad "env-flags: --proxy with --no-proxy was accepted"
+    elif grep -q "contradict" <<<"$err"; then
+        ok "env-flags: --proxy with --no-proxy is refused"
+    else
+        bad "env-flags: unexpected error: $err"
+    fi
+else
+    bad "tinyproxy-env did not start: $(tail -3 "$tp/stdout.log")"
+fi
 
 echo "interop: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

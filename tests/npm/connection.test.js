@@ -9,7 +9,7 @@ const net = require('node:net');
 const crypto = require('node:crypto');
 const { sockweave, webPair, duplexPair, tcpPair, within, echo } = require('./helpers.js');
 
-const { WebSocket, ClientWebSocket, WebSocketError, acceptUpgrade, accept } = sockweave;
+const { ManagedWebSocket, ClientWebSocket, WebSocketError, acceptUpgrade, accept } = sockweave;
 
 /** Exchanges, checks and closes on a connected (client, server) pair whose server echoes. */
 async function exercise(client, server, { deflate = false } = {}) {
@@ -76,8 +76,8 @@ async function exercise(client, server, { deflate = false } = {}) {
 for (const [name, makePair] of [['WHATWG stream pair', webPair], ['Node Duplex pair', duplexPair]]) {
   test(`fromStream over a ${name}`, async () => {
     const [a, b] = makePair();
-    const client = WebSocket.fromStream(a, {});
-    const server = WebSocket.fromStream(b, { isServer: true, subProtocol: 'chat' });
+    const client = ManagedWebSocket.fromStream(a, {});
+    const server = ManagedWebSocket.fromStream(b, { isServer: true, subProtocol: 'chat' });
     assert.equal(server.subProtocol, 'chat');
     assert.equal(client.subProtocol, undefined);
     assert.equal(client.state, 'Open');
@@ -166,6 +166,25 @@ test('accept() on a raw net.Server connection, decide() refusing and accepting',
   }
 });
 
+test('the request decide() saw stays readable after the answer', async () => {
+  let kept = null;
+  const srv = await httpServer({}, (req) => { kept = req; });
+  try {
+    const got = new Promise((r) => srv.server.once('websocket', r));
+    const client = new ClientWebSocket({ requestHeaders: { 'X-Kept': 'still here' } });
+    await within(5000, client.connect(`${srv.url}/keep`), 'connect');
+    echo(await got);
+    // The engine's own request object is freed by now; the snapshot answers.
+    assert.equal(kept.header('x-kept'), 'still here');
+    assert.equal(kept.header('X-KEPT'), 'still here');
+    assert.equal(kept.header('x-absent'), undefined);
+    assert.equal(kept.path, '/keep');
+    await client.close();
+  } finally {
+    srv.server.close();
+  }
+});
+
 test('invalid upgrade requests get HTTP errors from the engine', async () => {
   const srv = await httpServer({});
   try {
@@ -193,7 +212,7 @@ test('invalid upgrade requests get HTTP errors from the engine', async () => {
 
 test('a protocol error from the peer fails the connection with 1002 and an error event', async () => {
   const [a, b] = await tcpPair();
-  const server = WebSocket.fromStream(b, { isServer: true });
+  const server = ManagedWebSocket.fromStream(b, { isServer: true });
   const errors = [];
   server.on('error', (e) => errors.push(e));
   const closed = new Promise((r) => server.once('close', r));
@@ -213,7 +232,7 @@ test('a protocol error from the peer fails the connection with 1002 and an error
 
 test('a peer that hangs up without a Close: ConnectionClosedPrematurely after the data', async () => {
   const [a, b] = duplexPair();
-  const client = WebSocket.fromStream(a, {});
+  const client = ManagedWebSocket.fromStream(a, {});
   b.write(Buffer.from([0x81, 0x02, 0x68, 0x69]));
   b.end();
   assert.equal((await client.receiveMessage()).text, 'hi');
@@ -223,8 +242,8 @@ test('a peer that hangs up without a Close: ConnectionClosedPrematurely after th
 
 test('abort() fails pending and later operations', async () => {
   const [a, b] = webPair();
-  const client = WebSocket.fromStream(a, {});
-  WebSocket.fromStream(b, { isServer: true });
+  const client = ManagedWebSocket.fromStream(a, {});
+  ManagedWebSocket.fromStream(b, { isServer: true });
   const pending = client.receive();
   client.abort();
   await assert.rejects(within(2000, pending, 'pending receive'), (e) => e.code === 'InvalidState');
@@ -234,8 +253,8 @@ test('abort() fails pending and later operations', async () => {
 
 test('message and close events, and async iteration', async () => {
   const [a, b] = webPair();
-  const client = WebSocket.fromStream(a, {});
-  const server = WebSocket.fromStream(b, { isServer: true });
+  const client = ManagedWebSocket.fromStream(a, {});
+  const server = ManagedWebSocket.fromStream(b, { isServer: true });
   const seen = [];
   const closed = new Promise((r) => server.on('close', r));
   server.on('message', (m) => {
@@ -273,7 +292,7 @@ test('bad options: misspelt keys, wrong types and bad values name the key', asyn
   for (const [options, key, message] of cases) {
     for (const attempt of [
       () => sockweave.normalizeOptions(options),
-      () => WebSocket.fromStream(a, options),
+      () => ManagedWebSocket.fromStream(a, options),
     ]) {
       assert.throws(attempt, (e) => {
         assert.ok(e instanceof WebSocketError, `${key}: a WebSocketError`);
@@ -329,8 +348,8 @@ test('connect errors: bad URL, refused port (HTTP/1.1 and h2c), handshake timeou
 
 test('backpressure: a peer that does not read stalls send at maxPendingOutput, then it completes', async () => {
   const [a, b] = await tcpPair();
-  const client = WebSocket.fromStream(a, { maxPendingOutput: 65536 });
-  const server = WebSocket.fromStream(b, { isServer: true, receiveBufferSize: 4096 });
+  const client = ManagedWebSocket.fromStream(a, { maxPendingOutput: 65536 });
+  const server = ManagedWebSocket.fromStream(b, { isServer: true, receiveBufferSize: 4096 });
   const chunk = Buffer.alloc(256 * 1024, 1);
   let sent = 0;
   const sending = (async () => {
@@ -410,7 +429,7 @@ test('accept() over a WHATWG pair: the handshake and the frames behind it in one
 test('fromStream over Duplex.toWeb(socket): a WHATWG pair on real TCP', async () => {
   const { Duplex } = require('node:stream');
   const [a, b] = await tcpPair();
-  const client = WebSocket.fromStream(Duplex.toWeb(a), {});
-  const server = WebSocket.fromStream(b, { isServer: true });
+  const client = ManagedWebSocket.fromStream(Duplex.toWeb(a), {});
+  const server = ManagedWebSocket.fromStream(b, { isServer: true });
   await within(20000, exercise(client, server), 'exercise');
 });

@@ -9,7 +9,7 @@ const http = require('node:http');
 const crypto = require('node:crypto');
 const { sockweave, loadWs, within, sleep } = require('./helpers.js');
 
-const { ClientWebSocket, WebSocket, acceptUpgrade } = sockweave;
+const { ClientWebSocket, ManagedWebSocket, acceptUpgrade } = sockweave;
 // The core's message (.NET's wording, core/src/keepalive.rs PONG_TIMEOUT_MESSAGE).
 const PONG_MESSAGE = "didn't receive a Pong frame";
 
@@ -202,7 +202,7 @@ test('server-side keep-alive over fromStream detects a silent client', async () 
   const raw = net.connect(server.address().port, '127.0.0.1');
   const sock = await accepted;
   try {
-    const ws = WebSocket.fromStream(sock, { isServer: true, keepAliveInterval: 150, keepAliveTimeout: 150 });
+    const ws = ManagedWebSocket.fromStream(sock, { isServer: true, keepAliveInterval: 150, keepAliveTimeout: 150 });
     await assert.rejects(within(2000, ws.receive(), 'abort'), (e) => e.message.includes(PONG_MESSAGE));
   } finally {
     raw.destroy();

@@ -14,7 +14,7 @@ const { ROOT } = require('./helpers.js');
 
 const lib = (f) => require(path.join(ROOT, 'npm', 'lib', f));
 const { clock } = lib('clock.js');
-const { WebSocket, CONSTRUCT } = lib('websocket.js');
+const { ManagedWebSocket, CONSTRUCT } = lib('websocket.js');
 const { normalizeOptions, wasm } = lib('engine.js');
 
 const VECTORS = path.join(__dirname, '..', 'vectors');
@@ -197,7 +197,7 @@ async function runCase(c) {
   timers = [];
   const t = new Scripted();
   const session = new wasm.Session(options, new Uint8Array(32));
-  const ws = new WebSocket(CONSTRUCT);
+  const ws = new ManagedWebSocket(CONSTRUCT);
   ws.on('error', () => {});
   ws._attach(session, t, normalizeOptions(options), null);
   await settle();

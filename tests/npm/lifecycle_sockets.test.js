@@ -13,7 +13,7 @@ const http = require('node:http');
 const crypto = require('node:crypto');
 const { sockweave, wasm, tcpPair, within, echo, sleep } = require('./helpers.js');
 
-const { ClientWebSocket, WebSocket, acceptUpgrade } = sockweave;
+const { ClientWebSocket, ManagedWebSocket, acceptUpgrade } = sockweave;
 
 function serverFrame(op, payload = Buffer.alloc(0)) {
   assert.ok(payload.length < 126);
@@ -228,7 +228,7 @@ test('an AbortSignal aborts a pending receive, send or close (as cancelling does
 
 test('fromStream applies dangerousDeflateOptions: the frame on the wire is compressed', async () => {
   const [a, b] = await tcpPair();
-  const ws = WebSocket.fromStream(a, { dangerousDeflateOptions: {} });
+  const ws = ManagedWebSocket.fromStream(a, { dangerousDeflateOptions: {} });
   const text = 'compress me '.repeat(1000);
   const head = new Promise((r) => b.once('data', r));
   await ws.send(text);
@@ -239,8 +239,8 @@ test('fromStream applies dangerousDeflateOptions: the frame on the wire is compr
   b.destroy();
   // And two stream-created ends with the same options understand each other.
   const [x, y] = await tcpPair();
-  const left = WebSocket.fromStream(x, { dangerousDeflateOptions: {} });
-  const right = WebSocket.fromStream(y, { dangerousDeflateOptions: {}, isServer: true });
+  const left = ManagedWebSocket.fromStream(x, { dangerousDeflateOptions: {} });
+  const right = ManagedWebSocket.fromStream(y, { dangerousDeflateOptions: {}, isServer: true });
   await left.send(text);
   assert.equal((await within(5000, right.receiveMessage(), 'receive')).text, text);
   left.abort();

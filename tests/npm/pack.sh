@@ -30,7 +30,7 @@ npm install --no-audit --no-fund --silent "$TARBALL"
 
 cat >sample.cjs <<'JS'
 const http = require('node:http');
-const { ClientWebSocket, acceptUpgrade, WebSocketError } = require('sockweave');
+const { ClientWebSocket, WebSocket, acceptUpgrade, WebSocketError } = require('sockweave');
 (async () => {
   const server = http.createServer();
   server.on('upgrade', async (req, socket, head) => {
@@ -47,17 +47,32 @@ const { ClientWebSocket, acceptUpgrade, WebSocketError } = require('sockweave');
   let bad;
   try { new ClientWebSocket({ keepAliveIntervall: 1 }); await new ClientWebSocket({ keepAliveIntervall: 1 }).connect('ws://127.0.0.1:1/'); } catch (e) { bad = e; }
   if (!(bad instanceof WebSocketError) || bad.code !== 'InvalidArgument') throw new Error(`bad option error: ${bad}`);
+  // The standard class: events, states, a close with a code and reason.
+  const std = new WebSocket(`ws://127.0.0.1:${server.address().port}/`, { dangerousDeflateOptions: {} });
+  std.binaryType = 'arraybuffer';
+  const seen = [];
+  std.onopen = () => { seen.push(`open ${std.readyState} ${std.extensions}`); std.send('standard'); std.send(new Uint8Array([1, 2])); };
+  std.onmessage = (e) => {
+    seen.push(typeof e.data === 'string' ? e.data : `${e.data.byteLength} bytes`);
+    if (seen.length === 3) std.close(4000, 'done');
+  };
+  const ev = await new Promise((r) => { std.onclose = r; });
+  // The echo server's iteration answers our Close with its status (no reason).
+  const want = 'open 1 permessage-deflate,standard,2 bytes,4000 "" true 3';
+  const got = `${seen.join(',')},${ev.code} ${JSON.stringify(ev.reason)} ${ev.wasClean} ${std.readyState}`;
+  if (got !== want) throw new Error(`standard WebSocket: ${got}, expected ${want}`);
   server.close();
-  console.log('require: ok', ws.state);
+  console.log('require: ok', ws.state, '/ standard WebSocket ok');
 })().catch((e) => { console.error(e); process.exit(1); });
 JS
 cat >sample.mjs <<'JS'
-import { WebSocket } from 'sockweave';
+import { ManagedWebSocket, WebSocket } from 'sockweave';
 import sockweave from 'sockweave';
+if (WebSocket.OPEN !== 1 || typeof WebSocket.fromStream !== 'undefined') throw new Error('WebSocket is not the standard class');
 const a = new TransformStream();
 const b = new TransformStream();
-const client = WebSocket.fromStream({ readable: a.readable, writable: b.writable });
-const server = sockweave.WebSocket.fromStream({ readable: b.readable, writable: a.writable }, { isServer: true });
+const client = ManagedWebSocket.fromStream({ readable: a.readable, writable: b.writable });
+const server = sockweave.ManagedWebSocket.fromStream({ readable: b.readable, writable: a.writable }, { isServer: true });
 await client.send(new Uint8Array([1, 2, 3]));
 const m = await server.receiveMessage();
 if (m.messageType !== 'binary' || m.data.length !== 3) throw new Error('bad message');
@@ -68,10 +83,30 @@ console.log('import: ok', client.state, server.closeStatusDescription);
 JS
 cat >types.ts <<'TS'
 import * as http from 'node:http';
-import sockweave, { ClientWebSocket, WebSocket, WebSocketError, Options, ReceiveResult, Message, acceptUpgrade } from 'sockweave';
+import sockweave, { ClientWebSocket, ManagedWebSocket, WebSocket, WebSocketError, Options, ReceiveResult, Message, acceptUpgrade } from 'sockweave';
 const o: Options = { keepAliveInterval: 1000, keepAliveTimeout: 'infinite', dangerousDeflateOptions: { clientMaxWindowBits: 10 } };
 const c = new ClientWebSocket({ ...o, tls: { rejectUnauthorized: true } });
-async function f(ws: WebSocket): Promise<ReceiveResult> {
+// The standard class: both constructor forms, states, events.
+const s1 = new WebSocket('wss://example.test/chat', ['chat', 'superchat']);
+const s2 = new WebSocket(new URL('ws://example.test/'), {
+  protocols: 'chat', headers: { Authorization: 'Bearer x' }, dangerousDeflateOptions: { clientMaxWindowBits: 9 },
+  keepAliveInterval: 20000, keepAliveTimeout: 5000, httpVersion: '2', httpVersionPolicy: 'requestVersionOrLower',
+  tls: { rejectUnauthorized: false },
+});
+s1.binaryType = 'arraybuffer';
+s2.binaryType = 'nodebuffer';
+s1.onmessage = (e) => { const d: string | ArrayBuffer | Blob | Buffer = e.data; const origin: string = e.origin; void d; void origin; };
+s1.onclose = (e) => { const code: number = e.code; const why: string = e.reason; const clean: boolean = e.wasClean; void code; void why; void clean; };
+s1.onerror = (e) => { const err: unknown = e.error; void err; };
+s1.onopen = () => { s1.send('x'); s1.send(new Uint8Array(2)); s1.send(new ArrayBuffer(1)); s1.send(new Blob(['y'])); };
+s2.addEventListener('close', (e) => void e.code);
+s2.addEventListener('message', (e) => void e.data);
+const states: number[] = [WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED, s1.readyState, s1.OPEN];
+const strs: string[] = [s1.url, s1.protocol, s1.extensions, s1.binaryType];
+const amount: number = s1.bufferedAmount;
+s2.close(1000, 'bye');
+void states; void strs; void amount;
+async function f(ws: ManagedWebSocket): Promise<ReceiveResult> {
   await ws.send('x', { endOfMessage: true, disableCompression: true });
   for await (const m of ws) { const t: string = m.text; const d: Buffer = m.data; void t; void d; }
   ws.on('close', (e) => { const code: number = e.code; void code; });
@@ -86,6 +121,21 @@ server.on('upgrade', (req, socket, head) => {
 const n = sockweave.normalizeOptions({});
 const size: number = n.receiveBufferSize;
 void c; void f; void size;
+// WebSocketStream: options, the opened and closed dictionaries, the server direction.
+async function wss(ws: ManagedWebSocket): Promise<void> {
+  const st = new sockweave.WebSocketStream('ws://example.test/', { protocols: ['chat'], signal: AbortSignal.timeout(1000), headers: [['X-A', 'b']], keepAliveInterval: 1000 });
+  const { readable, writable, protocol, extensions } = await st.opened;
+  const w = writable.getWriter();
+  await w.write('t'); await w.write(new Uint8Array(1)); await w.write(new ArrayBuffer(1));
+  for await (const m of readable) { const x: string | Uint8Array = m; void x; }
+  st.close({ closeCode: 4000, reason: 'bye' });
+  const { closeCode, reason } = await st.closed;
+  const from = sockweave.WebSocketStream.from(ws);
+  const o = await from.opened;
+  await o.readable.pipeTo(o.writable);
+  void protocol; void extensions; void closeCode; void reason; void st.url;
+}
+void wss;
 TS
 cat >tsconfig.json <<JSON
 { "compilerOptions": { "strict": true, "noEmit": true, "module": "nodenext", "moduleResolution": "nodenext",

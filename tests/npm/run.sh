@@ -2,14 +2,18 @@
 # The npm package's tests: builds it (npm/build.sh), runs the node:test suites
 # (shared vectors, client/server over stream pairs and loopback TCP, keep-alive,
 # interop with Node ws and Python websockets, wss:// with a test CA, HTTP/2
-# (RFC 8441) with Node http2 + ws and hypercorn), packs it and installs the tarball into a fresh
+# (RFC 8441) with Node http2 + ws and hypercorn, the standard WebSocket class, WebSocketStream
+# with its backpressure counted in bytes), the
+# differential suite of the standard WebSocket class against undici's
+# (tests/npm/standard_diff.js, REPORT lines), packs it and installs the tarball into a fresh
 # project as a user would, then runs Autobahn|Testsuite in both roles (cases
 # 1-10 and a 12/13 sample, tests/npm/autobahn.sh quick) and the benchmark
 # against ws (tests/npm/bench.js, REPORT lines only). Every part is bounded with `timeout`; everything
 # binds 127.0.0.1 only. Exits non-zero on any failure.
 #
 #   tests/npm/run.sh              build, then every part
-#   tests/npm/run.sh PART...      only these parts: build vectors connection keepalive interop tls_python h2 pack autobahn bench
+#   tests/npm/run.sh PART...      only these parts: build vectors lifecycle lifecycle_sockets connection keepalive
+#                                 interop tls_python h2 standard websocket_stream standard_diff pack autobahn bench
 #
 # Environment: CARGO_TARGET_DIR (passed to the build), NPM_TEST_TIMEOUT
 # (seconds per part, default 300).
@@ -20,7 +24,7 @@ cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 T="${NPM_TEST_TIMEOUT:-300}"
 PARTS=("$@")
-[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2 pack autobahn bench)
+[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2 standard websocket_stream standard_diff pack autobahn bench)
 
 FAILED=()
 PASSED=()
@@ -46,12 +50,15 @@ fi
 if [ ! -x tests/.cache/py3/bin/python ]; then
     timeout 900 bash tests/peers/setup.sh py3 || { echo "cannot install Python websockets" >&2; exit 1; }
 fi
-if [ ! -x tests/npm/node_modules/.bin/tsc ]; then
+# tests/npm's tools (package-lock.json): TypeScript for index.d.ts, undici for the differential suite.
+if [ ! -x tests/npm/node_modules/.bin/tsc ] || [ ! -f tests/npm/node_modules/undici/package.json ]; then
     (cd tests/npm && timeout 600 npm ci --no-audit --no-fund) || { echo "cannot install tests/npm tools" >&2; exit 1; }
 fi
-for t in vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2; do
+for t in vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2 standard websocket_stream; do
     part "$t" "$T" node --test --test-concurrency=1 "tests/npm/$t.test.js"
 done
+# Run directly (not under --test) so that its REPORT lines start their lines (tests/run shows them).
+part standard_diff "$T" node tests/npm/standard_diff.js
 part pack "$T" bash tests/npm/pack.sh
 if [[ " ${PARTS[*]} " == *" autobahn "* ]] && [ ! -x tests/.cache/wstest/venv/bin/python ]; then
     timeout 1800 bash tests/peers/setup.sh wstest || { echo "cannot install Autobahn|Testsuite" >&2; exit 1; }

@@ -17,7 +17,7 @@
 #   py3        Python 3 venv tests/.cache/py3 with websockets and hypercorn
 #              (versions pinned in tests/peers/py3-requirements.txt).
 #   tinyproxy  Debian's tinyproxy (apt-get install; its system service is left stopped).
-#   node       `npm ci` in tests/peers/node (ws, pinned by package-lock.json).
+#   node       `npm ci` in tests/peers/node (ws and its optional native masking, bufferutil, pinned by package-lock.json).
 #
 # Versions installed are written to tests/.cache/versions.txt.
 #

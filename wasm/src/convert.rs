@@ -1,8 +1,10 @@
 //! JS values from and to Rust ones: the `WebSocketError` every export throws,
-//! header lists and HTTP responses. The bottom of the crate: it knows no other
-//! module.
+//! header lists, HTTP responses, and the readers of JS values that report
+//! what they found in serde's words. The bottom of the crate: it knows no
+//! other module.
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::{Array, BigInt, Number, Object, Reflect};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::JsValue;
 
 use sockweave_core::handshake::HttpResponse;
@@ -32,12 +34,6 @@ pub(crate) fn engine_error(e: &Error) -> JsValue {
     v
 }
 
-/// A serde-wasm-bindgen error's text (it comes as a JS `Error`'s string).
-pub(crate) fn serde_error_message(e: serde_wasm_bindgen::Error) -> String {
-    let s = e.to_string();
-    s.strip_prefix("Error: ").map(String::from).unwrap_or(s)
-}
-
 /// Headers as a JS array of `[name, value]` pairs.
 pub(crate) fn headers_to_js(headers: &[(String, String)]) -> Array {
     headers
@@ -46,15 +42,13 @@ pub(crate) fn headers_to_js(headers: &[(String, String)]) -> Array {
         .collect()
 }
 
-/// Extra headers from JS: `undefined`/`null`, an object `{name: value}` or an
-/// array of `[name, value]` pairs.
+/// Extra headers from JS: `undefined`/`null`, an object `{name: value}`, a
+/// `Map`, or an array of `[name, value]` pairs.
 pub(crate) fn headers_from_js(v: JsValue, what: &str) -> Result<Vec<(String, String)>, JsValue> {
     if v.is_undefined() || v.is_null() {
         return Ok(Vec::new());
     }
-    serde_wasm_bindgen::from_value::<sockweave_core::options::HeaderList>(v)
-        .map(|h| h.0)
-        .map_err(|e| js_error("InvalidArgument", &format!("{what}: {}", serde_error_message(e))))
+    read_headers(&v).map_err(|e| js_error("InvalidArgument", &format!("{what}: {e}")))
 }
 
 /// An HTTP response as `{status, reason, headers}`.
@@ -64,4 +58,90 @@ pub(crate) fn response_to_js(r: &HttpResponse) -> JsValue {
     set(&o, "reason", JsValue::from_str(&r.reason));
     set(&o, "headers", headers_to_js(&r.headers).into());
     o
+}
+
+/// What a JS value is, in the words of serde's `Unexpected` (`string "big"`,
+/// `integer `-5``, `unit value` for `null`...).
+pub(crate) fn unexpected(v: &JsValue) -> String {
+    if v.is_undefined() || v.is_null() {
+        String::from("unit value")
+    } else if let Some(b) = v.as_bool() {
+        format!("boolean `{b}`")
+    } else if v.as_f64().is_some() {
+        // JS prints the number (no float formatting in the module).
+        let text = String::from(
+            v.unchecked_ref::<Number>()
+                .to_string_with_radix(10)
+                .unwrap_or_default(),
+        );
+        if Number::is_safe_integer(v) {
+            format!("integer `{text}`")
+        } else {
+            format!("floating point `{text}`")
+        }
+    } else if v.is_bigint() {
+        let text = String::from(v.unchecked_ref::<BigInt>().to_string(10).unwrap_or_default());
+        format!("integer `{text}`")
+    } else if let Some(s) = v.as_string() {
+        format!("string {s:?}")
+    } else if Array::is_array(v) {
+        String::from("sequence")
+    } else if v.is_object() {
+        String::from("map")
+    } else {
+        format!("a {}", v.js_typeof().as_string().unwrap_or_default())
+    }
+}
+
+/// serde's `invalid type` message.
+pub(crate) fn invalid_type(v: &JsValue, expected: &str) -> String {
+    format!("invalid type: {}, expected {expected}", unexpected(v))
+}
+
+/// serde's `invalid value` message.
+pub(crate) fn invalid_value(v: &JsValue, expected: &str) -> String {
+    format!("invalid value: {}, expected {expected}", unexpected(v))
+}
+
+/// A value read from JS, or the message saying why it is not one.
+pub(crate) type Read<T> = Result<T, String>;
+
+pub(crate) fn read_string(v: &JsValue) -> Read<String> {
+    v.as_string().ok_or_else(|| invalid_type(v, "a string"))
+}
+
+/// The elements of an array or of another iterable object.
+pub(crate) fn read_sequence(v: &JsValue, expected: &str) -> Read<Vec<JsValue>> {
+    if let Some(a) = v.dyn_ref::<Array>() {
+        return Ok(a.to_vec());
+    }
+    if v.is_object() {
+        if let Ok(Some(it)) = js_sys::try_iter(v) {
+            return it
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| invalid_type(v, expected));
+        }
+    }
+    Err(invalid_type(v, expected))
+}
+
+/// Header names and values: an object `{name: value}`, a `Map`, or an array
+/// (or another iterable) of `[name, value]` pairs.
+pub(crate) fn read_headers(v: &JsValue) -> Read<Vec<(String, String)>> {
+    const EXPECTED: &str = "an object of header names to values, or an array of [name, value] pairs";
+    let pairs = if v.is_object() && js_sys::try_iter(v).ok().flatten().is_none() {
+        Object::entries(v.unchecked_ref()).to_vec()
+    } else {
+        read_sequence(v, EXPECTED)?
+    };
+    pairs
+        .iter()
+        .map(|p| {
+            let p = read_sequence(p, "a tuple of size 2")?;
+            if p.len() < 2 {
+                return Err(format!("invalid length {}, expected a tuple of size 2", p.len()));
+            }
+            Ok((read_string(&p[0])?, read_string(&p[1])?))
+        })
+        .collect()
 }

@@ -20,7 +20,8 @@
 //! owning the HTTP/2 connection (`node:http2`).
 //!
 //! Options are the core's [`Options`](sockweave_core::Options) in their JSON
-//! form (camelCase keys): unknown keys and wrong types are errors that name
+//! form (camelCase keys), read by hand with js-sys (no serde in this crate,
+//! for the module's size): unknown keys and wrong types are errors that name
 //! the key, then [`Options::validate`](sockweave_core::Options::validate)
 //! checks ranges. Errors are JS `Error`s named `WebSocketError` with a stable
 //! `code` (the core's `ErrorKind` names, see `Error::code`) and, where there
@@ -34,7 +35,7 @@
 //! | `server` | the server's handshakes: a request checked and admitted ([`parse_request`], [`parse_h2_request`]), then answered ([`ServerHandshake`]) |
 //! | `session` | [`Session`], a connection after its handshake, and [`Received`] |
 //! | `options` | the options object checked ([`parse_options`]), completed ([`normalize_options`]); the version policy ([`choose_plan`]) |
-//! | `convert` | JS values from and to Rust ones: `WebSocketError`s, header lists, responses |
+//! | `convert` | JS values from and to Rust ones: `WebSocketError`s, header lists, responses; the value readers the options use |
 //! | `memory` | [`memory_bytes`] |
 
 #![deny(missing_docs)]
@@ -51,3 +52,10 @@ pub use memory::memory_bytes;
 pub use options::{choose_plan, normalize_options, parse_options};
 pub use server::{parse_h2_request, parse_request, ServerHandshake};
 pub use session::{Received, Session};
+
+/// The allocator: talc instead of Rust's default dlmalloc, for a smaller
+/// module at the same speed (npm/README.md, "wasm size"). It grows the linear
+/// memory as needed, like dlmalloc; the module is single-threaded.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

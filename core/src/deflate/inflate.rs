@@ -20,6 +20,7 @@ pub struct Decompressor {
 }
 
 impl Decompressor {
+    /// A decompressor with no state allocated yet (the same as `Default`).
     pub fn new() -> Self {
         Self::default()
     }

@@ -45,7 +45,13 @@ pub struct ClientHandshake {
 /// The server accepted: what it chose, and the whole response for the caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandshakeAccepted {
+    /// The server's whole `101 Switching Protocols` response (status, reason,
+    /// every header, e.g. `Set-Cookie`); .NET's ClientWebSocket exposes it as
+    /// `HttpStatusCode` and `HttpResponseHeaders`.
     pub response: HttpResponse,
+    /// The subprotocol the server selected (`Sec-WebSocket-Protocol`), always
+    /// one the client offered; `None` if it selected none. .NET's
+    /// ClientWebSocket: `SubProtocol`.
     pub protocol: Option<String>,
     /// Extensions the server accepted, as it wrote them.
     pub extensions: Vec<Extension>,
@@ -57,7 +63,12 @@ pub struct HandshakeAccepted {
 /// caller can see why (status, headers such as `WWW-Authenticate`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientHandshakeError {
+    /// What was wrong, usually of kind `NotAWebSocket`, `HeaderError` or
+    /// `UnsupportedProtocol`.
     pub error: Error,
+    /// The server's response head, when it answered with one (e.g. a 401 with
+    /// `WWW-Authenticate`, a 403 from an origin check); `None` when the
+    /// request could not be built or the response could not be parsed.
     pub response: Option<HttpResponse>,
 }
 

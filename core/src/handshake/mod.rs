@@ -1,5 +1,6 @@
 //! Opening handshakes: HTTP/1.1 Upgrade (RFC 6455 section 4) in both roles,
-//! and the header set of HTTP/2 extended CONNECT (RFC 8441).
+//! and the header set of HTTP/2 extended CONNECT (RFC 8441); for servers
+//! whose HTTP library parsed the request, the same checks from its head (`head.rs`).
 //!
 //! Parsing is done by `httparse`; this module decides what a valid WebSocket
 //! request or response is. Nothing here performs I/O: the client builds its
@@ -8,6 +9,7 @@
 
 mod client;
 mod h2;
+mod head;
 mod origin;
 mod server;
 
@@ -25,6 +27,9 @@ pub(crate) use crate::headers::{has_token, joined, single, split_list};
 pub use crate::headers::{header, validate_extra_headers, validate_subprotocols, HandshakeLimits, Headers};
 pub use client::{ClientHandshake, ClientHandshakeError, ClientRequest, HandshakeAccepted};
 pub use h2::{h2_accept_headers, parse_h2_request, H2ConnectRequest, H2_PROTOCOL};
+pub use head::{
+    accept_answer, parse_request_head, refusal_answer, HandshakeAnswer, RequestHead, RequestVersion,
+};
 pub use origin::check_origin;
 pub use server::{parse_request, reject_response, RequestError, ServerRequest};
 
@@ -36,8 +41,13 @@ const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// see why a server refused (status, `WWW-Authenticate`, `Retry-After`, ...).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpResponse {
+    /// The status code, e.g. 101 for an accepted upgrade, 401, 403, 426.
     pub status: u16,
+    /// The reason phrase as the server wrote it (may be empty); only for people.
     pub reason: String,
+    /// Every header line in received order, names as written (look them up
+    /// case-insensitively with [`HttpResponse::header`]); a repeated header
+    /// appears once per line.
     pub headers: Headers,
 }
 

@@ -19,6 +19,9 @@ pub struct ServerRequest {
     pub path: String,
     /// `Host` (HTTP/1.1) or `:authority` (HTTP/2).
     pub host: String,
+    /// Every request header in received order, names as written (look them
+    /// up case-insensitively with [`ServerRequest::header`]); for HTTP/2 the
+    /// regular headers without the `:` pseudo-headers.
     pub headers: Headers,
     /// `Sec-WebSocket-Key`; empty for HTTP/2, which has none.
     pub key: String,
@@ -31,7 +34,13 @@ pub struct ServerRequest {
 /// The request is not one we can accept; `status` is the HTTP status to answer with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestError {
+    /// What was wrong with the request, as an error for the server's logs or caller.
     pub error: Error,
+    /// The HTTP status to refuse with: 400 (malformed or missing header), 403
+    /// (origin refused), 405 (not GET, or not CONNECT over HTTP/2), 426 (not an
+    /// upgrade, or a version other than 13), 431 (head too large), 501 (HTTP/2
+    /// `:protocol` other than `websocket`), 505 (older than HTTP/1.1). Over
+    /// HTTP/1.1, [`reject_response`] builds the answer.
     pub status: u16,
 }
 
@@ -50,6 +59,29 @@ fn reject(status: u16, kind: ErrorKind, message: String) -> RequestError {
 
 /// Parses an HTTP/1.1 upgrade request. `Ok(None)`: incomplete, call again with
 /// more bytes. `Ok(Some((req, n)))`: the head was the first `n` bytes.
+///
+/// ```
+/// use sockweave_core::handshake::{parse_request, reject_response, HandshakeLimits};
+///
+/// let raw = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat, superchat\r\n\r\n";
+/// assert!(parse_request(&raw[..20], HandshakeLimits::default()).unwrap().is_none()); // incomplete
+/// let (req, used) = parse_request(raw, HandshakeLimits::default()).unwrap().unwrap();
+/// assert_eq!((req.path.as_str(), used), ("/chat", raw.len()));
+/// let supported = ["chat".to_string()]; // the server's subprotocols, preferred first
+/// let chosen = req.select_subprotocol(&supported);
+/// assert_eq!(chosen, Some("chat"));
+/// let response = req.accept_response(chosen, &[], &[]).unwrap();
+/// // The bytes after `used` are WebSocket frames: hand them to the session.
+/// assert!(response.starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// assert!(response.windows(28).any(|w| w == b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+///
+/// // A request that is not an upgrade gets an HTTP error to send back.
+/// let err = parse_request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", HandshakeLimits::default()).unwrap_err();
+/// assert_eq!(err.status, 426);
+/// let _answer: Vec<u8> = reject_response(&err, &[]);
+/// ```
 pub fn parse_request(
     buf: &[u8],
     limits: HandshakeLimits,
@@ -83,6 +115,21 @@ pub fn parse_request(
         return Err(head_too_big(limits));
     }
     let method = req.method.unwrap_or("");
+    let path = req.path.unwrap_or("/");
+    let headers = convert_headers(req.headers);
+    check_upgrade(method, req.version == Some(1), path, headers).map(|r| Some((r, n)))
+}
+
+/// The checks of an HTTP/1.x upgrade request once its head is parsed (by
+/// `httparse` here, or by another HTTP library through
+/// [`parse_request_head`](super::parse_request_head)). `http11`: the request
+/// is HTTP/1.1 (not 1.0 or older).
+pub(crate) fn check_upgrade(
+    method: &str,
+    http11: bool,
+    path: &str,
+    headers: Headers,
+) -> Result<ServerRequest, RequestError> {
     if method != "GET" {
         return Err(reject(
             405,
@@ -90,14 +137,13 @@ pub fn parse_request(
             format!("a WebSocket upgrade must use GET, not {method}"),
         ));
     }
-    if req.version != Some(1) {
+    if !http11 {
         return Err(reject(
             505,
             ErrorKind::NotAWebSocket,
             String::from("a WebSocket upgrade needs HTTP/1.1 or later"),
         ));
     }
-    let headers = convert_headers(req.headers);
     let once = |name| super::single(&headers, name).map_err(|error| RequestError { error, status: 400 });
     let host = match once("host")? {
         Some(h) if !h.trim().is_empty() => String::from(h.trim()),
@@ -147,8 +193,7 @@ pub fn parse_request(
             ))
         }
     }
-    let path = String::from(req.path.unwrap_or("/"));
-    finish_request(path, host, headers, key).map(|r| Some((r, n)))
+    finish_request(String::from(path), host, headers, key)
 }
 
 /// An upgrade request has no body: what follows its head are WebSocket
@@ -268,6 +313,29 @@ impl ServerRequest {
         extensions: &[Extension],
         extra_headers: &[(String, String)],
     ) -> Result<Vec<u8>, Error> {
+        let headers = self.accept_headers(protocol, extensions, extra_headers)?;
+        let mut out = String::with_capacity(160);
+        out.push_str("HTTP/1.1 101 Switching Protocols\r\n");
+        for (k, v) in &headers {
+            out.push_str(k);
+            out.push_str(": ");
+            out.push_str(v);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        Ok(out.into_bytes())
+    }
+
+    /// The headers of the `101` accepting this request, in the order
+    /// [`accept_response`](Self::accept_response) writes them: `Upgrade`,
+    /// `Connection`, `Sec-WebSocket-Accept`, the selected subprotocol and
+    /// extensions, then `extra_headers`. Checked as there.
+    pub(crate) fn accept_headers(
+        &self,
+        protocol: Option<&str>,
+        extensions: &[Extension],
+        extra_headers: &[(String, String)],
+    ) -> Result<Headers, Error> {
         validate_extra_headers(extra_headers)?;
         if let Some(p) = protocol {
             if !self.protocols.iter().any(|o| o == p) {
@@ -277,28 +345,19 @@ impl ServerRequest {
                 ));
             }
         }
-        let mut out = String::with_capacity(160);
-        out.push_str("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
-        out.push_str(&accept_key(&self.key));
-        out.push_str("\r\n");
+        let mut out = Headers::with_capacity(5 + extra_headers.len());
+        let mut add = |k: &str, v: String| out.push((String::from(k), v));
+        add("Upgrade", String::from("websocket"));
+        add("Connection", String::from("Upgrade"));
+        add("Sec-WebSocket-Accept", accept_key(&self.key));
         if let Some(p) = protocol {
-            out.push_str("Sec-WebSocket-Protocol: ");
-            out.push_str(p);
-            out.push_str("\r\n");
+            add("Sec-WebSocket-Protocol", String::from(p));
         }
         if !extensions.is_empty() {
-            out.push_str("Sec-WebSocket-Extensions: ");
-            out.push_str(&super::format_extensions(extensions));
-            out.push_str("\r\n");
+            add("Sec-WebSocket-Extensions", super::format_extensions(extensions));
         }
-        for (k, v) in extra_headers {
-            out.push_str(k);
-            out.push_str(": ");
-            out.push_str(v);
-            out.push_str("\r\n");
-        }
-        out.push_str("\r\n");
-        Ok(out.into_bytes())
+        out.extend(extra_headers.iter().cloned());
+        Ok(out)
     }
 }
 
@@ -324,23 +383,48 @@ pub fn reject_response(err: &RequestError, extra_headers: &[(String, String)]) -
         err.status,
         body.len()
     );
-    if err.status == 426 {
-        out.push_str("Sec-WebSocket-Version: 13\r\nUpgrade: websocket\r\n");
-    }
-    if err.status == 405 {
-        out.push_str("Allow: GET\r\n");
-    }
-    for (k, v) in extra_headers {
-        if validate_extra_headers(core::slice::from_ref(&(k.clone(), v.clone()))).is_ok() {
-            out.push_str(k);
-            out.push_str(": ");
-            out.push_str(v);
-            out.push_str("\r\n");
-        }
+    for (k, v) in refusal_headers(err, false, extra_headers) {
+        out.push_str(&k);
+        out.push_str(": ");
+        out.push_str(&v);
+        out.push_str("\r\n");
     }
     out.push_str("\r\n");
     out.push_str(&body);
     out.into_bytes()
+}
+
+/// The headers a refusal carries besides its framing (`Content-Type`,
+/// `Content-Length`, `Connection`): a 426 names the version we speak
+/// (`Sec-WebSocket-Version: 13`, and over HTTP/1.1 `Upgrade: websocket`, as
+/// RFC 6455 section 4.4 and RFC 9110 section 15.5.22 ask), a 405 the method
+/// that works (`GET`, or `CONNECT` over HTTP/2); then the valid ones of
+/// `extra_headers` (invalid ones are left out).
+pub(crate) fn refusal_headers(
+    err: &RequestError,
+    http2: bool,
+    extra_headers: &[(String, String)],
+) -> Headers {
+    let mut out = Headers::new();
+    if err.status == 426 {
+        out.push((
+            String::from("Sec-WebSocket-Version"),
+            String::from(WEBSOCKET_VERSION),
+        ));
+        if !http2 {
+            out.push((String::from("Upgrade"), String::from("websocket")));
+        }
+    }
+    if err.status == 405 {
+        let allow = if http2 { "CONNECT" } else { "GET" };
+        out.push((String::from("Allow"), String::from(allow)));
+    }
+    for h in extra_headers {
+        if validate_extra_headers(core::slice::from_ref(h)).is_ok() {
+            out.push(h.clone());
+        }
+    }
+    out
 }
 
 fn head_too_big(limits: HandshakeLimits) -> RequestError {

@@ -15,9 +15,18 @@ use crate::options::{DeflateOptions, Millis, Options, DEFAULT_KEEP_ALIVE_INTERVA
 /// The limits, identity and deadlines a session runs with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionConfig {
+    /// Which end this session is: clients mask what they send, servers expect
+    /// masked frames.
     pub role: Role,
+    /// Most bytes of received message data held until the application takes
+    /// them; when full, the backend stops reading. From
+    /// `Options::receive_buffer_size`, at least 256.
     pub receive_buffer_size: usize,
+    /// Largest message accepted, in bytes after decompression; a larger one
+    /// fails the connection with 1009 (`MESSAGE_TOO_BIG`).
     pub max_message_size: u64,
+    /// Largest frame accepted, in payload bytes; a larger one fails the
+    /// connection with 1009 (`MESSAGE_TOO_BIG`).
     pub max_frame_size: u64,
     /// Bytes of frames queued for writing above which `send` waits; also the
     /// most bytes of PONG answers queued before input stops being processed

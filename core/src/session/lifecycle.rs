@@ -18,6 +18,7 @@
 //!   pieces is never continued by another sender (`send.rs` checks the owner).
 
 use alloc::format;
+use core::fmt;
 
 use super::{invalid_state, truncate_reason, Role, Session, State};
 use crate::close::{CloseCode, CloseFrame};
@@ -211,12 +212,12 @@ impl Session {
                         format!(
                             "the peer's Close could not be read within {} s: the receive buffer is full of \
                              messages the application has not received (receive them, or raise receiveBufferSize)",
-                            limit as f64 / 1000.0
+                            Secs(limit)
                         )
                     } else {
                         format!(
                             "the peer did not answer our Close within {} s (closeTimeout); the connection was aborted",
-                            limit as f64 / 1000.0
+                            Secs(limit)
                         )
                     };
                     self.fail_hard(Error::new(ErrorKind::Faulted, msg));
@@ -571,5 +572,56 @@ impl Session {
         self.recv.stop();
         self.send.discard();
         self.life.hard_end = true;
+    }
+}
+
+/// Milliseconds shown as seconds, exactly as `ms as f64 / 1000.0` prints
+/// (`10`, `2.5`, `0.25`), without float formatting, which would add about
+/// 12 KB to the wasm module for these two messages alone.
+struct Secs(u64);
+
+impl fmt::Display for Secs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (s, mut ms) = (self.0 / 1000, self.0 % 1000);
+        if ms == 0 {
+            return write!(f, "{s}");
+        }
+        let mut digits = 3;
+        while ms % 10 == 0 {
+            ms /= 10;
+            digits -= 1;
+        }
+        write!(f, "{s}.{ms:0digits$}")
+    }
+}
+
+#[cfg(test)]
+mod secs_tests {
+    use super::Secs;
+    use alloc::format;
+
+    #[test]
+    fn seconds_print_like_f64() {
+        for ms in [
+            0u64,
+            1,
+            5,
+            10,
+            250,
+            999,
+            1000,
+            1001,
+            1500,
+            2250,
+            10_000,
+            30_000,
+            123_456_789,
+        ] {
+            assert_eq!(
+                format!("{}", Secs(ms)),
+                format!("{}", ms as f64 / 1000.0),
+                "{ms} ms"
+            );
+        }
     }
 }

@@ -83,7 +83,10 @@ pub enum State {
 /// The type of a message (.NET's `WebSocketMessageType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MessageType {
+    /// UTF-8 text (opcode 0x1); validated as it arrives, invalid text fails
+    /// the connection with 1007.
     Text,
+    /// Arbitrary bytes (opcode 0x2).
     Binary,
     /// Only in receive results: the peer's Close frame.
     Close,
@@ -124,6 +127,39 @@ impl SenderId {
 }
 
 /// One WebSocket connection (see the module docs for how to drive it).
+///
+/// The close handshake between two sessions, with a loop standing in for the
+/// transport:
+///
+/// ```
+/// use sockweave_core::session::{MessageType, Role, Session, SessionConfig, State};
+/// use sockweave_core::CloseCode;
+///
+/// // What a backend does: write `from`'s output to the transport, which `to` reads.
+/// fn pump(from: &mut Session, to: &mut Session) {
+///     let n = to.feed(from.pending_output());
+///     from.consume_output(n);
+/// }
+///
+/// let mut client = Session::new(SessionConfig::new(Role::Client), [1; 32]);
+/// let mut server = Session::new(SessionConfig::new(Role::Server), [2; 32]);
+/// client.close(Some(CloseCode::NORMAL), "bye").unwrap(); // CloseOutputAsync in .NET's ClientWebSocket
+/// assert_eq!(client.state(), State::CloseSent);
+/// pump(&mut client, &mut server);
+///
+/// let mut buf = [0u8; 64];
+/// let r = server.receive(&mut buf).unwrap().unwrap();
+/// assert_eq!(r.message_type, MessageType::Close);
+/// assert_eq!(r.close_status, Some(CloseCode::NORMAL));
+/// assert_eq!(server.state(), State::CloseReceived);
+/// server.answer_close().unwrap(); // echoes 1000
+/// assert_eq!(server.state(), State::Closed);
+/// pump(&mut server, &mut client);
+///
+/// assert!(matches!(client.poll_close(), Some(Ok(())))); // where CloseAsync would complete
+/// assert_eq!(client.state(), State::Closed);
+/// assert_eq!(client.close_status(), Some(CloseCode::NORMAL));
+/// ```
 pub struct Session {
     config: SessionConfig,
     recv: recv::Receiver,
@@ -169,6 +205,7 @@ impl Session {
         }
     }
 
+    /// Which end of the connection this session is.
     pub fn role(&self) -> Role {
         self.config.role
     }
@@ -184,6 +221,8 @@ impl Session {
         self.life.state
     }
 
+    /// The negotiated subprotocol, `None` if none was (.NET's ClientWebSocket:
+    /// `SubProtocol`).
     pub fn sub_protocol(&self) -> Option<&str> {
         self.config.sub_protocol.as_deref()
     }

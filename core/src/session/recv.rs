@@ -24,6 +24,8 @@ const INITIAL_BUFFER: usize = 4096;
 pub struct ReceiveResult {
     /// Bytes written to the caller's buffer.
     pub count: usize,
+    /// The type of the message these bytes belong to, or `Close` when the
+    /// peer's Close frame was received (then `count` is 0).
     pub message_type: MessageType,
     /// This result ends the message.
     pub end_of_message: bool,
@@ -427,6 +429,80 @@ impl Session {
             return 0;
         }
         usize::try_from(remaining).unwrap_or(usize::MAX)
+    }
+
+    /// How many bytes the next [`receive`](Self::receive) calls of the
+    /// current message will return before more frames arrive: the
+    /// uncompressed bytes waiting to be taken plus the rest of the data frame
+    /// being read, so a backend assembling whole messages sizes its buffer
+    /// once and reads a large payload straight into it. For a compressed
+    /// message it is a guess, never 0: four times the compressed bytes
+    /// waiting, and at least what was inflated so far (so buffers double).
+    /// 0 when nothing is known (no data waits), or when an empty message or
+    /// a Close is next: a receive into an empty buffer takes those.
+    pub fn receive_size_hint(&self) -> usize {
+        /// Text and JSON usually inflate to about 4 times their compressed size.
+        const INFLATE_GUESS: usize = 4;
+        const MIN_INFLATE_ROOM: usize = 4096;
+        let r = &self.recv;
+        let mut plain = 0usize;
+        let mut packed: Option<usize> = None;
+        let mut ended = false;
+        for d in &r.deliveries {
+            match *d {
+                Delivery::Data {
+                    start,
+                    end,
+                    eom,
+                    compressed,
+                    ..
+                } => {
+                    if compressed {
+                        packed = Some(packed.unwrap_or(0).saturating_add(end - start));
+                    } else {
+                        plain = plain.saturating_add(end - start);
+                    }
+                    if eom {
+                        ended = true;
+                        break;
+                    }
+                }
+                Delivery::Close => {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if !ended {
+            if let (
+                ParsePosition::Payload {
+                    opcode, remaining, ..
+                },
+                Some(m),
+            ) = (r.frame, r.message.as_ref())
+            {
+                if !opcode.is_control() {
+                    let rest = usize::try_from(remaining).unwrap_or(usize::MAX);
+                    if m.compressed {
+                        if packed.is_some() || !r.deliveries.is_empty() {
+                            packed = Some(packed.unwrap_or(0).saturating_add(rest));
+                        }
+                    } else {
+                        plain = plain.saturating_add(rest);
+                    }
+                }
+            }
+        }
+        match packed {
+            None => plain,
+            Some(p) => {
+                let so_far = r
+                    .inflating
+                    .as_ref()
+                    .map_or(0, |i| usize::try_from(i.produced).unwrap_or(usize::MAX));
+                p.saturating_mul(INFLATE_GUESS).max(so_far).max(MIN_INFLATE_ROOM)
+            }
+        }
     }
 
     /// Takes `data`, payload bytes just read from the transport into the

@@ -11,7 +11,7 @@ use sockweave_core::handshake::{H2ConnectRequest, Headers};
 use sockweave_core::headers::HandshakeLimits;
 
 use super::stream::H2Stream;
-use super::{body_bytes, header_list, CONNECTION_WINDOW, STREAM_WINDOW};
+use super::{body_bytes, header_list, CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
 use crate::error::{Error, ErrorKind};
 use crate::transport::Transport;
 
@@ -37,6 +37,7 @@ impl H2Client {
         let (send, mut conn) = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
+            .max_frame_size(MAX_FRAME)
             .enable_push(false)
             // h2's default is 16 MiB; a response head gets what an HTTP/1.1
             // one gets by default (maxHandshakeHeaderBytes).

@@ -13,10 +13,15 @@ use sockweave_core::handshake::Headers;
 use crate::error::{Error, ErrorKind};
 
 /// Initial stream window: how much a peer may send on one WebSocket before it
-/// must wait for us to take data.
-pub(crate) const STREAM_WINDOW: u32 = 256 * 1024;
+/// must wait for us to take data. Large enough that one stream is not held
+/// back by WINDOW_UPDATE round trips; what a connection buffers is bounded by
+/// the connection window whatever the number of streams.
+pub(crate) const STREAM_WINDOW: u32 = 1024 * 1024;
 /// Initial connection window, shared by all streams.
 pub(crate) const CONNECTION_WINDOW: u32 = 4 * 1024 * 1024;
+/// SETTINGS_MAX_FRAME_SIZE we announce: DATA frames of up to 256 KiB instead
+/// of 16 KiB: far fewer frames (and h2 wake-ups) for large messages.
+pub(crate) const MAX_FRAME: u32 = 256 * 1024;
 
 /// Response or request headers as a list (names are lowercase in HTTP/2).
 pub(crate) fn header_list(map: &http::HeaderMap) -> Headers {

@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::idle::{OpenStream, Tracker};
 use super::stream::H2Stream;
-use super::{header_list, CONNECTION_WINDOW, STREAM_WINDOW};
+use super::{header_list, CONNECTION_WINDOW, MAX_FRAME, STREAM_WINDOW};
 use crate::error::{Error, ErrorKind};
 use crate::server::{Accepted, Rejected};
 use crate::transport::Transport;
@@ -147,6 +147,7 @@ where
         .max_concurrent_streams(options.max_concurrent_streams)
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME)
         .max_header_list_size(header_limit(options))
         .handshake::<_, Bytes>(io);
     let conn = tokio::time::timeout(limit, handshake)

@@ -3,7 +3,7 @@
 
 use lexopt::{Arg, ValueExt};
 use sockweave::{
-    CertificateCheck, ClientCertificate, ClientWebSocketOptions, DeflateOptions, HttpVersion,
+    CertificateCheck, ClientCertificate, ClientWebSocketOptions, DeflateOptions, EnvProxy, HttpVersion,
     HttpVersionPolicy, Millis, Options, Proxy, RootCertificates,
 };
 
@@ -128,6 +128,8 @@ impl ClientArgs {
                 }
             }
             "--proxy" => c.proxy = Some(Proxy::new(&p.value()?.string()?)?),
+            // Connect directly: neither --proxy nor the proxy environment variables.
+            "--no-proxy" => c.use_proxy = false,
             "--ca" => {
                 let pem = std::fs::read(p.value()?)?;
                 c.root_certificates = RootCertificates::from_pem(&pem)?;
@@ -159,6 +161,9 @@ impl ClientArgs {
 
     /// Loads files named by the options.
     pub fn finish(mut self) -> Res<ClientWebSocketOptions> {
+        if self.ws.proxy.is_some() && !self.ws.use_proxy {
+            return Err("--proxy and --no-proxy contradict each other: give one of them".into());
+        }
         match (self.cert, self.key) {
             (Some(c), Some(k)) => {
                 self.ws.client_certificate = Some(ClientCertificate::from_pem(
@@ -171,4 +176,23 @@ impl ClientArgs {
         }
         Ok(self.ws)
     }
+}
+
+/// Which proxy a connection to `url` goes through, for a line on stderr:
+/// `host:port (from ...)`, never the credentials; `None` for a direct
+/// connection. An unusable proxy variable is `None` here: connecting reports it.
+pub fn proxy_note(o: &ClientWebSocketOptions, url: &str) -> Option<String> {
+    if !o.use_proxy {
+        return None;
+    }
+    let (proxy, from) = match &o.proxy {
+        Some(p) => (p.clone(), "--proxy"),
+        None => (
+            EnvProxy::from_env().proxy_for(url).ok()??,
+            "the environment; --no-proxy connects directly",
+        ),
+    };
+    let host = proxy.url.host_str()?.to_owned();
+    let port = proxy.url.port_or_known_default()?;
+    Some(format!("{host}:{port} (from {from})"))
 }

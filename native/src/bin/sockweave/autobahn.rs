@@ -41,10 +41,10 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
         let mut ws = ClientWebSocket::with_options(opts.clone());
-        let run = async {
+        let run = async move {
             ws.connect(&url).await?;
-            let ws = ws.websocket().ok_or("not connected")?;
-            let r = crate::echo::echo(ws).await;
+            let mut ws = ws.into_websocket().ok_or("not connected")?;
+            let r = crate::echo::echo(&mut ws).await;
             ws.finished().await;
             r.map(|_| ()).map_err(Into::<Box<dyn std::error::Error>>::into)
         };

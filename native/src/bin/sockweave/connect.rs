@@ -23,7 +23,11 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
         }
     }
     let url = url.ok_or("connect needs a URL, e.g. sockweave connect ws://127.0.0.1:9001/")?;
-    let mut ws = ClientWebSocket::with_options(opts.finish()?);
+    let options = opts.finish()?;
+    if let Some(proxy) = crate::args::proxy_note(&options, &url) {
+        eprintln!("through the proxy {proxy}");
+    }
+    let mut ws = ClientWebSocket::with_options(options);
     if let Err(e) = ws.connect(&url).await {
         if let Some(r) = e.response() {
             eprintln!("HTTP {} {}", r.status, r.reason);
@@ -41,9 +45,9 @@ pub async fn run(mut p: lexopt::Parser) -> Res<i32> {
         Some(p) => eprintln!("connected over {version} (subprotocol {p})"),
         None => eprintln!("connected over {version}"),
     }
-    let ws = ws.into_websocket().ok_or("not connected")?;
+    let mut ws = ws.into_websocket().ok_or("not connected")?;
     if echo {
-        let status = crate::echo::echo(&ws).await?;
+        let status = crate::echo::echo(&mut ws).await?;
         ws.finished().await;
         return Ok(
             if status == Some(CloseCode::NORMAL) || status == Some(CloseCode::NO_STATUS) {

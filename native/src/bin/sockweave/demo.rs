@@ -33,16 +33,16 @@ pub async fn run() -> Res<i32> {
             tokio::spawn(async move {
                 // One port for HTTP/1.1 and HTTP/2 (h2c with prior knowledge).
                 match sockweave::accept_any(tcp, &opts).await {
-                    Ok(Accepting::WebSocket(ws)) => {
-                        let _ = crate::echo::echo(&ws).await;
+                    Ok(Accepting::WebSocket(mut ws)) => {
+                        let _ = crate::echo::echo(&mut ws).await;
                         ws.finished().await;
                     }
                     Ok(Accepting::Http2(mut conn)) => {
                         while let Some(incoming) = conn.accept().await {
                             match incoming {
-                                Incoming::WebSocket(ws, _) => {
+                                Incoming::WebSocket(mut ws, _) => {
                                     tokio::spawn(async move {
-                                        let _ = crate::echo::echo(&ws).await;
+                                        let _ = crate::echo::echo(&mut ws).await;
                                     });
                                 }
                                 Incoming::Request(r) => {
@@ -60,7 +60,7 @@ pub async fn run() -> Res<i32> {
 
     println!("HTTP/1.1 (RFC 6455)");
     let url = format!("ws://{addr}/echo");
-    let mut client = ClientWebSocket::new();
+    let mut client = local_client();
     client.options_mut().add_sub_protocol("demo.v1");
     client.connect(&url).await?;
     ok(
@@ -155,7 +155,7 @@ async fn http2(addr: &str) -> Res<()> {
     let invoker = Invoker::default();
     let mut sockets = Vec::new();
     for i in 0..3 {
-        let mut ws = ClientWebSocket::new();
+        let mut ws = local_client();
         ws.options_mut().options.http_version = HttpVersion::Http2;
         ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
         ws.connect_with(&format!("ws://{addr}/chat/{i}"), &invoker)
@@ -199,7 +199,7 @@ async fn http2(addr: &str) -> Res<()> {
 
 async fn deflate(url: &str) -> Res<()> {
     println!("\npermessage-deflate (RFC 7692)");
-    let mut client = ClientWebSocket::new();
+    let mut client = local_client();
     client
         .options_mut()
         .set_dangerous_deflate_options(Some(DeflateOptions {
@@ -240,7 +240,7 @@ async fn deflate(url: &str) -> Res<()> {
 
 async fn keep_alive(url: &str) -> Res<()> {
     println!("\nkeep-alive");
-    let mut client = ClientWebSocket::new();
+    let mut client = local_client();
     client
         .options_mut()
         .set_keep_alive_interval(Duration::from_millis(100));
@@ -283,7 +283,7 @@ async fn keep_alive(url: &str) -> Res<()> {
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
     });
-    let mut client = ClientWebSocket::new();
+    let mut client = local_client();
     client.options_mut().options.keep_alive_interval = Some(Millis::Finite(100));
     client.options_mut().options.keep_alive_timeout = Some(Millis::Finite(300));
     client.connect(&format!("ws://{addr}/")).await?;
@@ -297,4 +297,12 @@ async fn keep_alive(url: &str) -> Res<()> {
         Ok(_) => return Err("a silent peer was not detected".into()),
     }
     Ok(())
+}
+
+/// A client for the demo's own server on 127.0.0.1: proxies from the
+/// environment do not apply (the demo needs no network).
+fn local_client() -> ClientWebSocket {
+    let mut client = ClientWebSocket::new();
+    client.options_mut().use_proxy = false;
+    client
 }

@@ -4,6 +4,7 @@ mod args;
 
 use lexopt::ValueExt;
 mod autobahn;
+mod bench;
 mod connect;
 mod demo;
 mod echo;
@@ -15,6 +16,8 @@ const USAGE: &str = "\
 usage:
   sockweave connect URL [--echo] [options]     stdin lines out as text, messages in to stdout
   sockweave serve ADDR [--echo] [--tls-cert FILE --tls-key FILE] [options]
+  sockweave bench URL [-c N] [--size BYTES] [--in-flight N] [--duration D] [options]
+                                               load-test a WebSocket echo server
   sockweave demo                               a local server and client showing the features
   sockweave autobahn URL [--agent NAME] [--cases N-M]
                                                drive Autobahn's fuzzing server (for the test suite)
@@ -38,14 +41,38 @@ usage: sockweave connect URL [--echo] [options]
   Connects to URL (ws:// or wss://); each line of stdin is sent as a text
   message and each message received is printed on stdout. --echo sends back
   what arrives instead.
+";
 
+const CLIENT: &str = "\
 client options:
   -H 'Name: value'           extra handshake header; repeatable
   --http-version 1.1|2       --version-policy or-lower|or-higher|exact
   --proxy http://[user:pass@]host:port
+                             default: https_proxy (wss://) or http_proxy (ws://), else all_proxy,
+                             unless no_proxy names the host (a,.b.example,10.0.0.0/8,host:port,*);
+                             upper-case names too; loopback is not skipped on its own
+  --no-proxy                 connect directly: no --proxy, no proxy variables
   --ca FILE                  trust exactly this CA (PEM)      --insecure  accept any certificate (warns)
   --client-cert FILE --client-key FILE                         --user USER:PASSWORD (HTTP Basic on 401)
   --allow-basic-over-cleartext   with --user, also answer a 401 on ws:// (the password travels in clear)
+";
+
+const BENCH_USAGE: &str = "\
+usage: sockweave bench URL [-c N] [--size BYTES] [--in-flight N] [--duration D] [options]
+  Load-tests the WebSocket echo server at URL (ws:// or wss://; any server
+  that sends every message back). Each connection keeps N messages on their
+  way and sends another as each echo returns; each round trip is timed. A
+  progress line goes to stderr every second, then a summary to stdout:
+  messages/s, MiB/s each way, latency p50/p90/p99/max, errors. Exits 1 if
+  any error happened. Over HTTP/2 every WebSocket shares one connection.
+
+bench options:
+  -c, --connections N        connections (1)
+  --size BYTES               payload of each message (32; also 4k, 1m)
+  --in-flight N              messages on their way per connection (1)
+  --duration D               how long to send, e.g. 10s (10s); echoes still on their way are awaited
+  --text                     text messages (default binary); the payload is pseudo-random letters
+  --deflate[=PARAMS]         permessage-deflate on (off by default); --http-version 2 for HTTP/2
 ";
 
 const SERVE_USAGE: &str = "\
@@ -78,7 +105,8 @@ usage: sockweave autobahn URL [--agent NAME] [--cases N-M]
 /// The usage text of a command (its own options, then the shared ones).
 fn usage_of(cmd: &str) -> Option<String> {
     Some(match cmd {
-        "connect" => format!("{CONNECT_USAGE}\n{COMMON}"),
+        "connect" => format!("{CONNECT_USAGE}\n{CLIENT}\n{COMMON}"),
+        "bench" => format!("{BENCH_USAGE}\n{CLIENT}\n{COMMON}"),
         "serve" => format!("{SERVE_USAGE}\n{COMMON}"),
         "demo" => String::from(DEMO_USAGE),
         "autobahn" => String::from(AUTOBAHN_USAGE),
@@ -122,6 +150,7 @@ async fn run() -> Res<i32> {
     }
     match cmd.as_str() {
         "connect" => connect::run(p).await,
+        "bench" => bench::run(p).await,
         "serve" => serve::run(p).await,
         "demo" => demo::run().await,
         "autobahn" => autobahn::run(p).await,

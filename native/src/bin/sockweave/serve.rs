@@ -118,9 +118,9 @@ async fn handle(stream: Box<dyn Transport>, opts: &Options, echo: bool) -> Res<(
     }
 }
 
-async fn serve_websocket(ws: sockweave::WebSocket, echo: bool) -> Res<()> {
+async fn serve_websocket(mut ws: sockweave::WebSocket, echo: bool) -> Res<()> {
     if echo {
-        crate::echo::echo(&ws).await?;
+        crate::echo::echo(&mut ws).await?;
     } else {
         let mut out = tokio::io::stdout();
         let mut buf = vec![0u8; 64 * 1024];
