@@ -43,7 +43,11 @@ log "cargo build (wasm32-unknown-unknown, profile wasm: opt-level z, fat LTO)"
 # keep [profile.release]. SOCKWEAVE_WASM_PROFILE=release builds the old way
 # (for comparing sizes and speed).
 PROFILE="${SOCKWEAVE_WASM_PROFILE:-wasm}"
-cargo build --profile "$PROFILE" --target wasm32-unknown-unknown -p sockweave-wasm --manifest-path "$ROOT/Cargo.toml"
+# Panic locations name source files: short fixed prefixes instead of this
+# machine's paths make the module smaller and the same wherever it is built.
+REGISTRY="${CARGO_HOME:-$HOME/.cargo}/registry/src"
+RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$REGISTRY=/crates --remap-path-prefix=$ROOT=/sockweave" \
+    cargo build --profile "$PROFILE" --target wasm32-unknown-unknown -p sockweave-wasm --manifest-path "$ROOT/Cargo.toml"
 WASM="$TARGET_DIR/wasm32-unknown-unknown/$PROFILE/sockweave_wasm.wasm"
 
 rm -rf "$DIST.tmp"

@@ -11,7 +11,7 @@ const path = require('node:path');
 
 const LIB = path.join(__dirname, 'lib');
 const FILES = ['errors.js', 'bytes.js', 'clock.js', 'engine.js', 'h2.js', 'transport.js', 'driver.js', 'events_shim.js',
-  'websocket.js', 'client.js', 'server.js', 'tunnel.js'];
+  'websocket.js', 'invoker.js', 'credentials.js', 'proxy.js', 'client.js', 'server.js', 'tunnel.js'];
 const out = process.argv[2];
 if (!out) {
   console.error('usage: node build_browser.js OUT.mjs');

@@ -4,131 +4,187 @@
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { IncomingMessage } from 'node:http';
-import type { ConnectionOptions } from 'node:tls';
+import type { ConnectionOptions, DetailedPeerCertificate } from 'node:tls';
+import type {
+  DeflateOptions, HeaderInit, Options, NormalizedOptions, ErrorCode, WebSocketError, WebSocketState,
+  MessageType, ReceiveResult, CloseResult, SendOptions, OperationOptions, SendData, StreamPair,
+  CloseEventInfo, Decide, WebSocketOperations,
+} from './common';
+import type { normalizeOptions } from './common';
 
-/** Milliseconds, or `-1` / `"infinite"` for no limit. */
-export type Millis = number | 'infinite';
-
-/** permessage-deflate parameters (RFC 7692; .NET's `WebSocketDeflateOptions`). */
-export interface DeflateOptions {
-  /** LZ77 window of messages the client compresses, 8..15 (default 15). */
-  clientMaxWindowBits?: number;
-  /** LZ77 window of messages the server compresses, 8..15 (default 15). */
-  serverMaxWindowBits?: number;
-  /** Whether the client keeps its compression context between messages (default true). */
-  clientContextTakeover?: boolean;
-  /** Whether the server keeps its compression context between messages (default true). */
-  serverContextTakeover?: boolean;
-}
-
-/** Header names and values: an object, or `[name, value]` pairs (names may repeat). */
-export type HeaderInit = Record<string, string> | Array<[string, string]> | Map<string, string>;
-
-/**
- * The options object of every sockweave WebSocket: the JSON form of the Rust
- * `sockweave_core::Options`. An unknown key or a wrong type is a
- * `WebSocketError` with code `InvalidArgument` whose `key` names the option.
- */
-export interface Options {
-  /** Keep-alive interval (client default 30000; off for `fromStream`). */
-  keepAliveInterval?: Millis;
-  /** PONG timeout; unset, 0 or infinite: unsolicited PONGs instead of PING/PONG. */
-  keepAliveTimeout?: Millis;
-  /** permessage-deflate; unset disables compression. */
-  dangerousDeflateOptions?: DeflateOptions | null;
-  /** Client: subprotocols offered. Server: subprotocols supported, in preference order. */
-  subProtocols?: string[];
-  /** `fromStream`: the subprotocol already negotiated. */
-  subProtocol?: string | null;
-  /** Client: extra request headers. */
-  requestHeaders?: HeaderInit;
-  /** The HTTP version to ask for (HTTP/2: RFC 8441 extended CONNECT); with `httpVersionPolicy`. */
-  httpVersion?: '1.1' | '2';
-  httpVersionPolicy?: 'requestVersionOrLower' | 'requestVersionOrHigher' | 'requestVersionExact';
-  /** `fromStream`: act as the server. */
-  isServer?: boolean;
-  /** Bytes of received data buffered before reading pauses (default 65536). */
-  receiveBufferSize?: number;
-  /** Largest message (after inflating); larger fails with 1009 (default 64 MiB). */
-  maxMessageSize?: number;
-  /** Largest frame; larger fails with 1009 (default 16 MiB). */
-  maxFrameSize?: number;
-  maxHandshakeHeaderBytes?: number;
-  maxHandshakeHeaders?: number;
-  /** Time allowed for connect + handshake (default 10000). */
-  handshakeTimeout?: Millis;
-  /** Time allowed for the peer to answer our Close (default 10000). */
-  closeTimeout?: Millis;
-  /** Bytes queued for writing before `send` waits (default 262144). */
-  maxPendingOutput?: number;
-  /**
-   * Servers: the origins allowed to open a WebSocket (`'https://app.example'`);
-   * others get 403. Empty (the default): any origin. Browsers do not apply the
-   * same-origin policy to WebSockets: see README "Cross-site WebSocket hijacking".
-   */
-  allowedOrigins?: string[];
-  /** Servers with `allowedOrigins`: also accept requests without `Origin` (non-browser clients). */
-  allowMissingOrigin?: boolean;
-  /** Native HTTP/2 servers only (Node's `http2` server has its own settings): streams open at once per connection (128). */
-  maxConcurrentStreams?: number;
-  /** Native HTTP/2 servers only: largest ordinary request body (1 MiB; 413 above). */
-  maxRequestBodySize?: number;
-  /** Native HTTP/2 servers only: request body bytes buffered per connection (4 MiB). */
-  maxBufferedRequestBytes?: number;
-  /** Native HTTP/2 servers only: GOAWAY after this long without a stream; reset a stalled body (60000). */
-  idleTimeout?: Millis;
-}
+export * from './common';
 
 /** `ClientWebSocket` options: the engine's options, plus Node's. */
 export interface ClientOptions extends Options {
   /** Passed to `tls.connect` for wss:// (ca, rejectUnauthorized, cert, key, servername, ...). */
   tls?: ConnectionOptions;
+  /**
+   * An HTTP proxy to tunnel through with `CONNECT` (.NET's
+   * `ClientWebSocketOptions.Proxy`): a URL `'http://host:port'` (credentials
+   * in it, `'http://user:pass@host:port'`, are sent as
+   * `Proxy-Authorization: Basic`), or `{url, credentials: {user, password}}`.
+   * Only `http://` proxies. Set, it is used for every URL (`NO_PROXY` does
+   * not apply to it). Failures have code `'Proxy'`.
+   */
+  proxy?: string | URL | ProxyOptions;
+  /**
+   * Whether to use a proxy at all (.NET's `UseProxy`; default true). When no
+   * `proxy` is set, the environment decides (`https_proxy` for wss://,
+   * `http_proxy` for ws://, `all_proxy`, minus `no_proxy`; README "Proxies").
+   * `false` connects directly, ignoring `proxy` and the environment.
+   */
+  useProxy?: boolean;
+  /**
+   * Decides on the server certificate of wss:// connections (.NET's
+   * `RemoteCertificateValidationCallback`); without it Node's verdict stands.
+   * A connection setting: with an invoker, set it on the `Invoker` instead.
+   */
+  remoteCertificateValidation?: RemoteCertificateValidation;
+  /**
+   * Cookies: read before each handshake (`Cookie`), given every `Set-Cookie`
+   * of the handshake responses (101, 401, refusals). The rules (public
+   * suffixes, Secure, Domain/Path) are the jar's: use `new CookieJar()` from
+   * `tough-cookie` (README, "Cookies and credentials").
+   */
+  cookieJar?: CookieJarLike;
+  /**
+   * Sent with HTTP Basic only after the server answers 401 with a Basic
+   * challenge, to the origin of the URL given to `connect`, on one new
+   * connection; over ws:// only with `allowBasicOverCleartext`.
+   */
+  credentials?: BasicCredentials;
+  /** Allows `credentials` over ws://, where anyone on the path reads the password (default false). */
+  allowBasicOverCleartext?: boolean;
 }
 
-/** Every option with its value (durations in ms, -1 for infinite). */
-export type NormalizedOptions = Required<Omit<Options, 'keepAliveInterval' | 'keepAliveTimeout' | 'subProtocol' | 'dangerousDeflateOptions' | 'requestHeaders'>> & {
-  keepAliveInterval: number | undefined;
-  keepAliveTimeout: number | undefined;
-  subProtocol: string | undefined;
-  dangerousDeflateOptions: Required<DeflateOptions> | undefined;
-  requestHeaders: Record<string, string>;
-};
-
-/** Checks an options object and returns it complete; throws a `WebSocketError` naming a bad key. */
-export function normalizeOptions(options?: Options): NormalizedOptions;
-
-export type ErrorCode =
-  | 'InvalidMessageType' | 'Faulted' | 'NotAWebSocket' | 'UnsupportedVersion' | 'UnsupportedProtocol'
-  | 'HeaderError' | 'ConnectionClosedPrematurely' | 'InvalidState' | 'InvalidArgument'
-  | 'Io' | 'Tls' | 'Timeout';
-
-/** The error of every operation, with a stable `code`. */
-export class WebSocketError extends Error {
-  readonly name: 'WebSocketError';
-  readonly code: ErrorCode;
-  /** The close code the connection failed with (1002, 1007, 1009, ...). */
-  readonly closeCode?: number;
-  /** `WebSocketStream#closed` after an unclean close: the Close's reason ('' if none came). */
-  readonly reason?: string;
-  /** For option errors: the option's key (`"dangerousDeflateOptions.clientMaxWindowBits"`). */
-  readonly key?: string;
-  /** For refused handshakes: the HTTP status. */
-  readonly status?: number;
-  /** For a refused client handshake: the server's response. */
-  readonly response?: { status: number; reason: string; headers: Array<[string, string]> };
+/** A user name (without `:`) and password for HTTP Basic. */
+export interface BasicCredentials {
+  user: string;
+  password: string;
 }
 
-export type WebSocketState = 'None' | 'Connecting' | 'Open' | 'CloseSent' | 'CloseReceived' | 'Closed' | 'Aborted';
-export type MessageType = 'text' | 'binary' | 'close';
+/**
+ * The part of tough-cookie's `CookieJar` a `ClientWebSocket` uses (any
+ * object with these methods will do). URLs are the http(s) form of the
+ * ws(s) URL; a rejected `setCookie` is a refused cookie and is ignored.
+ */
+export interface CookieJarLike {
+  getCookieString(url: string): Promise<string> | string;
+  setCookie(cookie: string, url: string, options?: { ignoreError?: boolean }): Promise<unknown> | unknown;
+}
 
-/** One `receive()` result (.NET's `WebSocketReceiveResult`). */
-export interface ReceiveResult {
-  /** Bytes written to the buffer (or in `data`). */
-  count: number;
-  messageType: MessageType;
-  endOfMessage: boolean;
-  closeStatus?: number;
-  closeStatusDescription?: string;
+/** What a `remoteCertificateValidation` callback is shown. */
+export interface CertificateContext {
+  /** The host name the client connected to (`tls.servername` if set). */
+  hostname: string;
+  port: number;
+  /** The server's certificate and its chain (`socket.getPeerCertificate(true)`). */
+  certificate: DetailedPeerCertificate;
+  /** Node's verdict: the chain is trusted (`tls.ca` or Node's roots) and names the host. */
+  authorized: boolean;
+  /** Why Node refused it (`socket.authorizationError`, e.g. `'UNABLE_TO_VERIFY_LEAF_SIGNATURE'`); undefined if it did not. */
+  error: string | undefined;
+}
+
+/**
+ * A server-certificate check: return (or resolve with) `true` to accept the
+ * connection, even if Node refused the certificate; anything else (or a
+ * throw) refuses it with a `WebSocketError` of code `Tls`. The TLS handshake's
+ * own signatures are checked whatever it says.
+ */
+export type RemoteCertificateValidation = (ctx: CertificateContext) => boolean | Promise<boolean>;
+
+/** An HTTP proxy with its credentials (native's `Proxy`). */
+export interface ProxyOptions {
+  /** The proxy's URL, `http://host:port`. */
+  url: string | URL;
+  /** Sent as `Proxy-Authorization: Basic ...`; overrides credentials in `url`. */
+  credentials?: { user: string; password: string };
+}
+
+/** The connection settings of an `Invoker` (.NET's `SocketsHttpHandler` properties). */
+export interface InvokerOptions {
+  /** Passed to `tls.connect` for every wss:// connection the invoker's sockets open. */
+  tls?: ConnectionOptions;
+  /** As `ClientOptions.remoteCertificateValidation`, for the invoker's connections (HTTP/1.1 and HTTP/2). */
+  remoteCertificateValidation?: RemoteCertificateValidation;
+  /**
+   * The HTTP proxy of every connection the invoker's sockets open (native's
+   * `InvokerOptions::proxy`), as `ClientOptions.proxy`. A pooled HTTP/2
+   * connection (wss:// with ALPN h2, or h2c) goes through one CONNECT tunnel
+   * that carries all its WebSockets; an HTTP/1.1 WebSocket takes a tunnel of
+   * its own. Unset, the environment decides (unless `useProxy` is false).
+   */
+  proxy?: string | URL | ProxyOptions;
+  /**
+   * Whether to use a proxy at all (default true); `false` connects directly,
+   * ignoring `proxy` and the environment (`https_proxy`, `http_proxy`,
+   * `all_proxy`, `no_proxy`, read at each connect).
+   */
+  useProxy?: boolean;
+  /**
+   * Cookies shared by every WebSocket that connects through the invoker: read
+   * before each handshake, given every `Set-Cookie` of the handshake
+   * responses (as `ClientOptions.cookieJar`).
+   */
+  cookieJar?: CookieJarLike;
+  /**
+   * Sent with HTTP Basic only after a server of one of `credentialOrigins`
+   * answers 401 with a Basic challenge, on one new connection; over ws:// only
+   * with `allowBasicOverCleartext`. To any other origin they are never sent
+   * (its 401 stands).
+   */
+  credentials?: BasicCredentials;
+  /**
+   * The origins `credentials` are for, as URLs (`'https://api.example'`,
+   * `'wss://chat.example:8443'`): `ws` and `http` name the same origin, as do
+   * `wss` and `https`; default ports count, the host's case and the path do
+   * not (native's `credential_origins`; the engine's rule). With
+   * `credentials` set and this list empty, a Basic challenge fails the
+   * connect with `InvalidArgument` naming the origin to add here.
+   */
+  credentialOrigins?: ReadonlyArray<string | URL>;
+  /** Allows `credentials` over ws://, where anyone on the path reads the password (default false). */
+  allowBasicOverCleartext?: boolean;
+}
+
+/**
+ * .NET's `HttpMessageInvoker` for WebSockets: connection settings shared by
+ * many `ClientWebSocket`s (`connect(url, { invoker })`), and a pool of HTTP/2
+ * connections, one per origin, each carrying many WebSockets as RFC 8441
+ * extended CONNECT streams. When a connection has as many streams as the
+ * server's SETTINGS_MAX_CONCURRENT_STREAMS allows, the next WebSocket opens
+ * another connection to the origin (it does not wait). A connection the
+ * server closes or sends GOAWAY on leaves the pool; an idle one does not keep
+ * Node running. HTTP/1.1 WebSockets take a connection each.
+ */
+export class Invoker {
+  constructor(options?: InvokerOptions);
+  /** The connection settings (frozen). */
+  readonly options: Readonly<InvokerOptions>;
+  /** HTTP/2 connections pooled so far. */
+  readonly connectionsOpened: number;
+  /** Pooled HTTP/2 connections open now. */
+  readonly connectionCount: number;
+  /** Whether `close()` was called. */
+  readonly closed: boolean;
+  /**
+   * Closes every pooled connection (WebSockets still open on one go on until
+   * they end); later connects through it fail with `InvalidState`.
+   */
+  close(): void;
+}
+
+/** Options of `ClientWebSocket#connect`. */
+export interface ConnectOptions extends OperationOptions {
+  /**
+   * Connect through this invoker: its pooled HTTP/2 connection and its
+   * connection settings. The ClientWebSocket's own connection settings
+   * (`tls`, `remoteCertificateValidation`, `proxy`, `useProxy`, `cookieJar`,
+   * `credentials`, `allowBasicOverCleartext`) must be at their defaults, else connect fails
+   * with `IncompatibleOptions` before any I/O.
+   */
+  invoker?: Invoker;
 }
 
 /** A whole message. */
@@ -137,45 +193,6 @@ export class Message {
   readonly data: Buffer;
   /** `data` decoded as UTF-8. */
   readonly text: string;
-}
-
-export interface CloseResult {
-  messageType: 'close';
-  closeStatus?: number;
-  closeStatusDescription?: string;
-}
-
-export interface SendOptions {
-  /** Default: `"text"` for a string, `"binary"` for bytes. */
-  messageType?: 'text' | 'binary';
-  /** Default true; false sends a piece of a message. */
-  endOfMessage?: boolean;
-  /** Send this message uncompressed even if permessage-deflate is on. */
-  disableCompression?: boolean;
-  /** Aborting it while the send is pending aborts the WebSocket (.NET's cancellation). */
-  signal?: AbortSignal;
-}
-
-/** Options of `receive`, `close` and `closeOutput`. */
-export interface OperationOptions {
-  /** Aborting it while the operation is pending aborts the WebSocket (.NET's cancellation). */
-  signal?: AbortSignal;
-}
-
-export type SendData = string | Uint8Array | ArrayBufferView | ArrayBuffer;
-
-/** A WHATWG pair of byte streams. */
-export interface StreamPair {
-  readable: ReadableStream<Uint8Array>;
-  writable: WritableStream<Uint8Array>;
-}
-
-export interface CloseEventInfo {
-  /** The peer's close status, 1006 if none was received. */
-  code: number;
-  reason: string;
-  /** The close handshake completed. */
-  wasClean: boolean;
 }
 
 /**
@@ -188,36 +205,11 @@ export interface CloseEventInfo {
  * at a time; whole-message sends may overlap, pieces of a message may not.
  * After `abort()` every call fails.
  */
-export class ManagedWebSocket extends EventEmitter implements AsyncIterable<Message> {
+export interface ManagedWebSocket extends WebSocketOperations<Message, Buffer> {}
+export class ManagedWebSocket extends EventEmitter {
   protected constructor(token: never);
   /** .NET's `CreateFromStream`: the handshake was done elsewhere; `options.isServer` picks the role. */
   static fromStream(stream: Duplex | StreamPair, options?: Options): ManagedWebSocket;
-  readonly state: WebSocketState;
-  readonly closeStatus: number | undefined;
-  readonly closeStatusDescription: string | undefined;
-  readonly subProtocol: string | undefined;
-  /** Resolves once the connection is over and the transport released (never rejects). */
-  readonly closed: Promise<CloseEventInfo>;
-  /** The next piece of a message, written into `buffer`. */
-  receive(buffer: Uint8Array, options?: OperationOptions): Promise<ReceiveResult>;
-  /** The next piece of a message (at most 64 KiB) in `data`. */
-  receive(buffer?: undefined, options?: OperationOptions): Promise<ReceiveResult & { data?: Buffer }>;
-  /** The next whole message, or the peer's Close. */
-  receiveMessage(options?: OperationOptions): Promise<Message | CloseResult>;
-  send(data: SendData, options?: SendOptions): Promise<void>;
-  ping(payload?: SendData): Promise<void>;
-  /**
-   * Sends our Close and waits for the peer's (default code 1000); takes nothing
-   * from the receive queue (a receive still gets the messages before the peer's
-   * Close, and the Close).
-   */
-  close(code?: number, reason?: string, options?: OperationOptions): Promise<void>;
-  /** Sends our Close without waiting for the peer's. */
-  closeOutput(code?: number, reason?: string, options?: OperationOptions): Promise<void>;
-  abort(): void;
-  /** Whole messages until the peer's Close (answered with the same status). */
-  [Symbol.asyncIterator](): AsyncIterator<Message>;
-
   on(event: 'message', listener: (m: Message) => void): this;
   on(event: 'close', listener: (e: CloseEventInfo) => void): this;
   on(event: 'error', listener: (e: WebSocketError) => void): this;
@@ -240,7 +232,10 @@ export class ClientWebSocket extends ManagedWebSocket {
    * `options.signal` aborts the attempt (so does `abort()`).
    */
   connect(url: string | URL, duplex?: Duplex | StreamPair, options?: OperationOptions): Promise<void>;
-  connect(url: string | URL, options: OperationOptions): Promise<void>;
+  /** `options.invoker` connects through an `Invoker` (native's `connect_with`). */
+  connect(url: string | URL, options: ConnectOptions): Promise<void>;
+  /** Connects through `invoker` (native's `connect_with(url, invoker)`). */
+  connect(url: string | URL, invoker: Invoker): Promise<void>;
   readonly httpStatusCode: number | undefined;
   /** The HTTP version the handshake used. */
   readonly httpVersion: '1.1' | '2' | undefined;
@@ -387,24 +382,6 @@ export class WebSocketStream {
   close(closeInfo?: WebSocketCloseInfo): void;
 }
 
-/** The checked upgrade request a server's `decide` callback sees. */
-export interface UpgradeRequest {
-  path: string;
-  host: string;
-  headers: Array<[string, string]>;
-  protocols: string[];
-  extensions: string[];
-  header(name: string): string | undefined;
-}
-
-/** `undefined` accepts with the default subprotocol choice. */
-export type Decision =
-  | undefined
-  | { subProtocol?: string | null; headers?: HeaderInit; status?: undefined }
-  | { status: number; message?: string; headers?: HeaderInit };
-
-export type Decide = (request: UpgradeRequest) => Decision | Promise<Decision>;
-
 /** Accepts a `node:http` `'upgrade'` event's request as a server-role WebSocket. */
 export function acceptUpgrade(
   req: IncomingMessage, socket: Duplex, head: Buffer, options?: Options, decide?: Decide,
@@ -427,6 +404,7 @@ declare const sockweave: {
   WebSocketStream: typeof WebSocketStream;
   ManagedWebSocket: typeof ManagedWebSocket;
   ClientWebSocket: typeof ClientWebSocket;
+  Invoker: typeof Invoker;
   Message: typeof Message;
   WebSocketError: typeof WebSocketError;
   acceptUpgrade: typeof acceptUpgrade;

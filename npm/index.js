@@ -7,6 +7,7 @@ const { WebSocket } = require('./lib/standard.js');
 const { WebSocketStream } = require('./lib/websocket_stream.js');
 const { normalizeOptions } = require('./lib/engine.js');
 const { ClientWebSocket } = require('./lib/client.js');
+const { Invoker } = require('./lib/invoker.js');
 const { acceptUpgrade, accept, acceptH2 } = require('./lib/server.js');
 const { WebSocketError } = require('./lib/errors.js');
 
@@ -15,6 +16,7 @@ module.exports = {
   WebSocketStream,
   ManagedWebSocket,
   ClientWebSocket,
+  Invoker,
   Message,
   WebSocketError,
   acceptUpgrade,

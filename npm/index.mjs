@@ -5,6 +5,6 @@ const require = createRequire(import.meta.url);
 const sockweave = require('./index.js');
 
 export const {
-  WebSocket, WebSocketStream, ManagedWebSocket, ClientWebSocket, Message, WebSocketError, acceptUpgrade, accept, acceptH2, normalizeOptions,
+  WebSocket, WebSocketStream, ManagedWebSocket, ClientWebSocket, Invoker, Message, WebSocketError, acceptUpgrade, accept, acceptH2, normalizeOptions,
 } = sockweave;
 export default sockweave;

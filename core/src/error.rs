@@ -27,6 +27,9 @@ pub enum ErrorKind {
     InvalidState,
     /// A caller-supplied argument or option is invalid.
     InvalidArgument,
+    /// The HTTP proxy refused or failed the `CONNECT` tunnel, or the
+    /// environment names a proxy that cannot be used ([`crate::proxy`]).
+    Proxy,
 }
 
 /// An engine error: its kind, the close code the connection failed with (if
@@ -87,6 +90,7 @@ impl Error {
             ErrorKind::ConnectionClosedPrematurely => "ConnectionClosedPrematurely",
             ErrorKind::InvalidState => "InvalidState",
             ErrorKind::InvalidArgument => "InvalidArgument",
+            ErrorKind::Proxy => "Proxy",
         }
     }
 }

@@ -10,9 +10,12 @@
 //! | [`frame`] | RFC 6455 frame header encoding and decoding |
 //! | [`mask`] | fast payload masking |
 //! | [`handshake`] | HTTP/1.1 Upgrade (both roles) and HTTP/2 extended CONNECT headers |
+//! | [`auth`] | HTTP Basic credentials for a client's handshake: when a 401 is answered, and with what |
 //! | [`keepalive`] | the keep-alive strategies (off, unsolicited PONG, PING/PONG) |
 //! | [`session`] | the connection state machine: messages, control frames, close handshake |
 //! | [`options`] | the one options type of every backend (serde, camelCase) |
+//! | [`proxy`] | the HTTP proxy `CONNECT` tunnel: its request, the check of the proxy's answer |
+//! | [`proxy_env`] | which proxy the environment (`https_proxy`, `http_proxy`, `all_proxy`, `no_proxy`) names for a URL |
 //! | [`deflate`] | permessage-deflate: negotiation, compressor, decompressor |
 //! | [`close`] | close codes and close frame payloads |
 //! | [`utf8`] | incremental UTF-8 validation |
@@ -40,6 +43,7 @@
 
 extern crate alloc;
 
+pub mod auth;
 pub mod close;
 pub mod deflate;
 pub mod error;
@@ -51,6 +55,8 @@ pub mod http1;
 pub mod keepalive;
 pub mod mask;
 pub mod options;
+pub mod proxy;
+pub mod proxy_env;
 pub mod session;
 pub mod utf8;
 

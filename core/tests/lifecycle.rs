@@ -69,6 +69,8 @@ impl Sim {
                     let n = out.len();
                     self.s.consume_output(n);
                     progress = true;
+                } else {
+                    self.s.output_blocked();
                 }
             }
             match self.s.transport_action() {
@@ -345,6 +347,34 @@ fn a_message_in_pieces_belongs_to_its_sender() {
 }
 
 #[test]
+fn every_ping_is_answered_until_the_transport_refuses_output() {
+    // PINGs arriving one byte at a time, in many reads, before the backend
+    // writes (Autobahn 2.11): each gets its PONG, in order.
+    let mut s = Session::new(
+        SessionConfig::for_stream(Role::Server, &Options::default()),
+        [1; 32],
+    );
+    let mut input = Vec::new();
+    for i in 0..10u8 {
+        input.extend(masked(OpCode::Ping, &[b'p', b'0' + i]));
+    }
+    for b in &input {
+        assert_eq!(s.feed(core::slice::from_ref(b)), 1);
+    }
+    let want: Vec<u8> = (0..10u8).flat_map(|i| [0x8a, 2, b'p', b'0' + i]).collect();
+    assert_eq!(s.pending_output(), &want[..]);
+
+    // Once the transport refused the queue, the newest answer replaces the
+    // waiting one instead of queueing behind it.
+    s.output_blocked();
+    let ping = masked(OpCode::Ping, b"pA");
+    assert_eq!(s.feed(&ping), ping.len());
+    let mut replaced = want[..want.len() - 4].to_vec();
+    replaced.extend([0x8a, 2, b'p', b'A']);
+    assert_eq!(s.pending_output(), &replaced[..]);
+}
+
+#[test]
 fn a_ping_flood_against_a_peer_that_never_reads_stays_bounded() {
     let opts = Options {
         max_pending_output: 4096,
@@ -352,7 +382,8 @@ fn a_ping_flood_against_a_peer_that_never_reads_stays_bounded() {
     };
     let mut s = Session::new(SessionConfig::for_stream(Role::Server, &opts), [1; 32]);
     // Output is never written (the peer does not read): after a first PONG
-    // that a transport took, every newer PING replaces the one unwritten answer.
+    // that a transport took, the transport refuses every write, and every
+    // newer PING replaces the one unwritten answer.
     let ping = masked(OpCode::Ping, &[7; 125]);
     let mut fed = 0usize;
     for i in 0..100_000 {
@@ -362,6 +393,7 @@ fn a_ping_flood_against_a_peer_that_never_reads_stays_bounded() {
         if i == 0 {
             s.consume_output(10); // a transport took part of the first PONG
         }
+        s.output_blocked();
     }
     assert!(fed > 12_000_000);
     assert!(

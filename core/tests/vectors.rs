@@ -379,8 +379,7 @@ struct App {
     /// A Close or an error was received: nothing more will come.
     done: bool,
     /// What the session wrote: taken after every feed, as a backend whose
-    /// transport takes every write does (unwritten PONGs would be replaced
-    /// by newer ones, RFC 6455 section 5.5.3).
+    /// transport takes every write does.
     wire: Vec<u8>,
 }
 

@@ -2,7 +2,7 @@
 //! challenge, only to the origins they are bound to, and only over TLS
 //! unless the caller opts in.
 
-use base64::Engine;
+use sockweave_core::auth::{basic_authorization, cleartext_refusal, origin_allowed, BasicAnswer, BasicRule};
 
 use crate::error::{Error, ErrorKind};
 use crate::target::Target;
@@ -28,23 +28,18 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     /// The `Basic` authorization value.
     pub(crate) fn basic(&self) -> String {
-        let raw = format!("{}:{}", self.user, self.password);
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        basic_authorization(&self.user, &self.password)
     }
 }
 
-/// A `WWW-Authenticate` value that offers HTTP Basic.
-pub(crate) fn is_basic_challenge(v: &str) -> bool {
-    let v = v.trim_start();
-    v.len() >= 5
-        && v[..5].eq_ignore_ascii_case("basic")
-        && v[5..].chars().next().is_none_or(|c| c == ' ' || c == ',')
-}
+/// The rules themselves are the core's, shared with the npm package.
+pub(crate) use sockweave_core::auth::basic_challenged;
 
 /// Server credentials and where they may go.
 pub(crate) struct BasicPolicy<'a> {
     pub(crate) credentials: Option<&'a Credentials>,
-    /// Normalised origins (see [`Target::origin`]).
+    /// The origins they are bound to, as URLs (see [`normalise_origins`]);
+    /// which URLs they match is the core's rule ([`origin_allowed`]).
     pub(crate) origins: &'a [String],
     pub(crate) allow_cleartext: bool,
 }
@@ -53,35 +48,45 @@ impl BasicPolicy<'_> {
     /// What to do about a 401 with a Basic challenge from `target`:
     /// `Ok(Some(value))` is the `Authorization` to retry with, `Ok(None)`
     /// means these credentials are not for this origin (the 401 stands), and
-    /// an error refuses to send them in clear.
+    /// an error refuses to send them in clear, or says they are bound to no
+    /// origin at all (`InvalidArgument`, naming the origin to add).
     pub(crate) fn authorization(&self, target: &Target) -> Result<Option<String>, Error> {
         let Some(c) = self.credentials else {
             return Ok(None);
         };
-        if !self.origins.iter().any(|o| *o == target.origin()) {
-            return Ok(None);
-        }
-        if !target.secure && !self.allow_cleartext {
-            return Err(Error::new(
+        let origin_matches = origin_allowed(
+            &target.display(),
+            self.origins,
+            "InvokerOptions.credentials",
+            "credential_origins",
+        )
+        .map_err(|m| Error::new(ErrorKind::InvalidArgument, m))?;
+        let rule = BasicRule {
+            user: &c.user,
+            password: &c.password,
+            origin_matches,
+            secure: target.secure,
+            allow_cleartext: self.allow_cleartext,
+        };
+        match rule.authorization() {
+            BasicAnswer::Stands => Ok(None),
+            BasicAnswer::Retry(v) => Ok(Some(v)),
+            BasicAnswer::RefusedCleartext => Err(Error::new(
                 ErrorKind::InsecureCredentials,
-                format!(
-                    "{} asked for HTTP Basic credentials over an unencrypted connection, which would \
-                     send the password in clear to anyone on the path; use wss:// or https://, or \
-                     set allow_basic_over_cleartext if this network is trusted",
-                    target.display()
-                ),
-            ));
+                cleartext_refusal(&target.display(), "allow_basic_over_cleartext"),
+            )),
         }
-        Ok(Some(c.basic()))
     }
 }
 
-/// Normalises the origins credentials are bound to.
+/// Checks the origins credentials are bound to: each a `ws`, `wss`, `http`
+/// or `https` URL, given back as the URL parser writes it (IDNA, IPv6) for
+/// the core's origin rule.
 pub(crate) fn normalise_origins(origins: &[String]) -> Result<Vec<String>, Error> {
     origins
         .iter()
         .map(|o| {
-            crate::target::origin_of(o).map_err(|e| {
+            Target::parse(o).map(|t| t.url.to_string()).map_err(|e| {
                 Error::new(
                     ErrorKind::InvalidArgument,
                     format!("credential_origins: {}", e.message()),
@@ -89,18 +94,4 @@ pub(crate) fn normalise_origins(origins: &[String]) -> Result<Vec<String>, Error
             })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_challenges() {
-        assert!(is_basic_challenge("Basic realm=\"x\""));
-        assert!(is_basic_challenge(" basic"));
-        assert!(!is_basic_challenge("Basically"));
-        assert!(!is_basic_challenge("Bearer"));
-        assert!(!is_basic_challenge("é"));
-    }
 }

@@ -11,7 +11,7 @@ use sockweave_core::session::{MessageType, ReceiveResult, SendFlags, SessionConf
 use sockweave_core::{CloseCode, Options};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::auth::{is_basic_challenge, Credentials};
+use crate::auth::{basic_challenged, Credentials};
 use crate::cookies::CookieJar;
 use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
@@ -279,12 +279,8 @@ impl ClientWebSocket {
             match result {
                 Err(e)
                     if !retried
-                        && e.response().is_some_and(|r| {
-                            r.status == 401
-                                && r.headers.iter().any(|(k, v)| {
-                                    k.eq_ignore_ascii_case("www-authenticate") && is_basic_challenge(v)
-                                })
-                        }) =>
+                        && e.response()
+                            .is_some_and(|r| basic_challenged(r.status, &r.headers)) =>
                 {
                     // Credentials bound to another origin leave the 401 as it is.
                     match invoker.options().authorization_for(target) {

@@ -160,6 +160,7 @@ impl From<sockweave_core::Error> for Error {
             K::ConnectionClosedPrematurely => ErrorKind::ConnectionClosedPrematurely,
             K::InvalidState => ErrorKind::InvalidState,
             K::InvalidArgument => ErrorKind::InvalidArgument,
+            K::Proxy => ErrorKind::Proxy,
         };
         let mut out = Error::new(kind, e.message());
         out.close_code = e.close_code();

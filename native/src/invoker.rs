@@ -22,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use crate::auth::{is_basic_challenge, normalise_origins, BasicPolicy, Credentials};
+use crate::auth::{basic_challenged, normalise_origins, BasicPolicy, Credentials};
 use crate::cookies::CookieJar;
 use crate::error::{Error, ErrorKind};
 use crate::http2::client::H2Client;
@@ -129,16 +129,7 @@ impl InvokerOptions {
         if self.credentials.is_none() {
             return Ok(None);
         }
-        if self.credential_origins.is_empty() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "{} asked for HTTP Basic credentials, but InvokerOptions.credentials are bound to no origin; add {:?} to credential_origins to send them there",
-                    target.display(),
-                    target.origin()
-                ),
-            ));
-        }
+        // Bound to no origin at all is the core's error (origin_allowed).
         let origins = normalise_origins(&self.credential_origins)?;
         self.basic_policy(&origins).authorization(target)
     }
@@ -330,12 +321,7 @@ impl Invoker {
     /// with the credentials; redirects are not followed.
     pub async fn send(&self, request: Request) -> Result<Response, Error> {
         let response = self.send_once(&request, None).await?;
-        if response.status == 401
-            && response
-                .headers
-                .iter()
-                .any(|(k, v)| k.eq_ignore_ascii_case("www-authenticate") && is_basic_challenge(v))
-        {
+        if basic_challenged(response.status, &response.headers) {
             let target = Target::parse(&request.url)?;
             if let Some(authorization) = self.shared.options.authorization_for(&target)? {
                 return self.send_once(&request, Some(authorization)).await;

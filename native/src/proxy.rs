@@ -4,6 +4,8 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use sockweave_core::proxy;
+
 use crate::auth::Credentials;
 use crate::error::{Error, ErrorKind};
 use crate::target::{redact, redact_password};
@@ -37,21 +39,7 @@ impl Proxy {
                 format!("proxy URL {:?}: {e}", redact(url)),
             )
         })?;
-        if url.scheme() != "http" {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                format!(
-                    "proxy URL scheme {:?} is not supported; use http://",
-                    url.scheme()
-                ),
-            ));
-        }
-        if url.host_str().is_none() {
-            return Err(Error::new(
-                ErrorKind::InvalidArgument,
-                "the proxy URL has no host",
-            ));
-        }
+        proxy::check_proxy_url(url.scheme(), url.host_str().is_some())?;
         let credentials = (!url.username().is_empty()).then(|| Credentials {
             user: percent_decode(url.username()),
             password: percent_decode(url.password().unwrap_or("")),
@@ -66,7 +54,8 @@ impl Proxy {
             .unwrap_or("")
             .trim_matches(['[', ']'])
             .to_owned();
-        (host, self.url.port_or_known_default().unwrap_or(8080))
+        let port = self.url.port_or_known_default();
+        (host, port.unwrap_or(proxy::DEFAULT_PROXY_PORT))
     }
 
     /// Connects to the proxy and opens a tunnel to `authority` (`host:port`).
@@ -80,62 +69,32 @@ impl Proxy {
             .with_source(e)
         })?;
         let _ = tcp.set_nodelay(true);
-        let mut req = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
-        if let Some(c) = &self.credentials {
-            req.push_str("Proxy-Authorization: ");
-            req.push_str(&c.basic());
-            req.push_str("\r\n");
-        }
-        req.push_str("\r\n");
-        tcp.write_all(req.as_bytes()).await?;
+        let authorization = self.credentials.as_ref().map(Credentials::basic);
+        tcp.write_all(&proxy::connect_request(authority, authorization.as_deref()))
+            .await?;
         // Read byte-wise up to the end of the head: nothing after it may be consumed,
         // the tunnel's first bytes belong to the TLS or WebSocket handshake.
         let mut head = Vec::with_capacity(256);
         let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            if head.len() >= max_head {
-                return Err(Error::new(
-                    ErrorKind::Proxy,
-                    "the proxy's response head is too large",
-                ));
-            }
+        loop {
             if tcp.read(&mut byte).await? == 0 {
-                return Err(Error::new(
-                    ErrorKind::Proxy,
-                    "the proxy closed the connection during CONNECT",
-                ));
+                return Err(proxy::closed_during_connect().into());
             }
             head.push(byte[0]);
-        }
-        let mut headers = [httparse::EMPTY_HEADER; 32];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(&head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::Proxy,
-                    "the proxy's response to CONNECT is not valid HTTP",
-                ))
+            // The head can only end at a line end: parse then.
+            if byte[0] != b'\n' && head.len() <= max_head {
+                continue;
             }
-        }
-        match resp.code {
-            Some(200..=299) => Ok(tcp),
-            Some(407) => Err(Error::new(
-                ErrorKind::Proxy,
-                if self.credentials.is_some() {
-                    "the proxy rejected our credentials (407 Proxy Authentication Required)"
-                } else {
-                    "the proxy requires credentials (407 Proxy Authentication Required); set Proxy::credentials"
-                },
-            )),
-            code => Err(Error::new(
-                ErrorKind::Proxy,
-                format!(
-                    "the proxy refused the tunnel to {authority}: HTTP {} {}",
-                    code.unwrap_or(0),
-                    resp.reason.unwrap_or("")
-                ),
-            )),
+            let done = proxy::check_connect_response(
+                &head,
+                authority,
+                authorization.is_some(),
+                "Proxy::credentials",
+                max_head,
+            )?;
+            if done.is_some() {
+                return Ok(tcp);
+            }
         }
     }
 }

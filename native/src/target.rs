@@ -78,7 +78,8 @@ impl Target {
     }
 
     /// `http(s)://host:port`, the port always written: `ws://` and `http://`
-    /// (and the secure pair) are one origin, for pooling and for credentials.
+    /// (and the secure pair) are one origin, for pooling (credentials follow
+    /// the same rule, the core's `auth::origin_allowed`).
     pub(crate) fn origin(&self) -> String {
         let scheme = if self.secure { "https" } else { "http" };
         format!("{scheme}://{}", self.connect_authority())
@@ -111,11 +112,6 @@ pub(crate) fn http_url(u: &url::Url) -> url::Url {
     // Switching between special schemes cannot fail; keep the original otherwise.
     let s = format!("{scheme}{}", &u.as_str()[u.scheme().len()..]);
     url::Url::parse(&s).unwrap_or_else(|_| u.clone())
-}
-
-/// The normalised origin of `uri` (see [`Target::origin`]), for binding credentials.
-pub(crate) fn origin_of(uri: &str) -> Result<String, Error> {
-    Ok(Target::parse(uri)?.origin())
 }
 
 /// `uri` without its user info, for error messages and `Debug`: a parsed URL
@@ -165,15 +161,5 @@ mod tests {
         assert_eq!(redact("http://u:se@cret@[zz/p"), "http://***@[zz/p");
         let u = url::Url::parse("http://u:secret@h/").unwrap();
         assert_eq!(redact_password(&u), "http://u:***@h/");
-    }
-
-    #[test]
-    fn origins_join_ws_and_http() {
-        assert_eq!(origin_of("ws://Example.com/x").unwrap(), "http://example.com:80");
-        assert_eq!(
-            origin_of("https://example.com:443").unwrap(),
-            "https://example.com:443"
-        );
-        assert_eq!(origin_of("wss://[::1]:9/").unwrap(), "https://[::1]:9");
     }
 }

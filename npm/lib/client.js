@@ -13,9 +13,15 @@ const { WebSocketError, adopt } = require('./errors.js');
 const { NodeTransport, transportFor, isWebPair, isNodeDuplex } = require('./transport.js');
 const { h2Pairs } = require('./h2.js');
 const { concatBytes, emptyBytes } = require('./bytes.js');
+const { chooseProxy, openTunnel } = require('./proxy.js');
+const {
+  Invoker, checkConnectionOptions, connectionOptionsSet, incompatibleOptions, tlsOptionsFor, verifyCertificate,
+  sessionReady, connectSession,
+} = require('./invoker.js');
+const { checkJar, checkCredentials, handshakeHeaders, storeCookies, basicRetry } = require('./credentials.js');
 
 /** Keys of `ClientWebSocket#options` that are for Node, not for the engine. */
-const NODE_KEYS = ['tls'];
+const NODE_KEYS = ['tls', 'proxy', 'useProxy', 'remoteCertificateValidation', 'cookieJar', 'credentials', 'allowBasicOverCleartext'];
 
 function splitOptions(options) {
   if (options === undefined || options === null) return [{}, {}];
@@ -68,9 +74,21 @@ function parseTarget(url) {
   };
 }
 
-/** Opens a TCP or TLS connection; `track(socket)` sees the socket at once (to destroy it on a timeout or abort). */
-function openSocket(target, tlsOptions, alpn, track) {
+/**
+ * Opens a TCP or TLS connection; `track(socket)` sees the socket at once (to
+ * destroy it on a timeout or abort). With `check` (a remoteCertificateValidation
+ * callback) Node does not refuse the certificate, the callback decides.
+ * With `proxy` (see proxy.js), through a CONNECT tunnel (`tunnel` once open).
+ */
+function openSocket(target, tlsOptions, alpn, track, check, proxy, tunnel) {
+  if (proxy && !tunnel) {
+    return openTunnel(proxy, target, track).then((t) => openSocket(target, tlsOptions, alpn, track, check, proxy, t));
+  }
   return new Promise((resolve, reject) => {
+    if (tunnel && !target.secure) {
+      resolve(tunnel);
+      return;
+    }
     let sock;
     const fail = (e) => {
       const code = target.secure && e && /certificate|self.signed|SSL|TLS|altnames|ERR_TLS/i.test(`${e.code} ${e.message}`)
@@ -83,12 +101,23 @@ function openSocket(target, tlsOptions, alpn, track) {
         host: target.hostname,
         port: target.port,
         ALPNProtocols: alpn || ['http/1.1'],
-        ...(tlsOptions || {}),
+        ...(tlsOptionsFor(tlsOptions, check) || {}),
       };
       if (o.servername === undefined && !net.isIP(target.hostname)) o.servername = target.hostname;
+      if (tunnel) o.socket = tunnel;
       sock = tls.connect(o, () => {
-        sock.off('error', fail);
-        resolve(sock);
+        if (!check) {
+          sock.off('error', fail);
+          resolve(sock);
+          return;
+        }
+        verifyCertificate(sock, check, o.servername || target.hostname, target.port).then(() => {
+          sock.off('error', fail);
+          resolve(sock);
+        }, (e) => {
+          sock.destroy();
+          reject(e);
+        });
       });
     } else {
       sock = net.connect({ host: target.hostname, port: target.port }, () => {
@@ -162,27 +191,53 @@ class ClientWebSocket extends ManagedWebSocket {
       options = duplex;
       duplex = undefined;
     }
+    if (options instanceof Invoker) options = { invoker: options };
     const signal = options && options.signal;
+    const invoker = options && options.invoker !== null ? options.invoker : undefined;
+    if (invoker !== undefined) {
+      if (!(invoker instanceof Invoker)) throw new WebSocketError('InvalidArgument', 'options.invoker must be an Invoker');
+      // As native's connect_with: before any I/O, the state stays None.
+      const set = connectionOptionsSet(this.options || {});
+      if (set.length) throw incompatibleOptions(set);
+      if (duplex) {
+        throw new WebSocketError('InvalidArgument',
+          'connect(url, duplex) cannot use an invoker: the duplex already is the connection');
+      }
+      invoker._checkOpen();
+    }
     if (this._used) {
       throw new WebSocketError('InvalidState', 'connect was already called on this ClientWebSocket; it connects once');
     }
     this._used = true;
     const [core, node] = splitOptions(this.options);
+    checkConnectionOptions(node, 'ClientWebSocket options');
+    /** The connection settings: the invoker's, or this socket's own. */
+    const conn = invoker ? invoker.options : node;
+    const check = conn.remoteCertificateValidation;
     const normalized = normalizeOptions(core);
     const target = parseTarget(url);
+    // The proxy (the settings', else the environment, by core's rules), for
+    // every connection opened here or by the invoker's pool for this socket.
+    const proxy = duplex ? null : chooseProxy(conn, target);
+    const jar = checkJar(conn.cookieJar);
+    const credentials = checkCredentials(conn.credentials, conn.allowBasicOverCleartext);
+    // An invoker's credentials go only to its credentialOrigins (the engine's origin rule).
+    const origins = invoker ? invoker.options.credentialOrigins : undefined;
     // The version-policy table lives in the engine (core's Plan::choose).
     const plan = engine(() => wasm.choosePlan(normalized.httpVersion, normalized.httpVersionPolicy, target.secure));
-    const hs = engine(() => new wasm.ClientHandshake(core, target.authority, target.path, randomBytes(16), undefined));
+    let hs = engine(() => new wasm.ClientHandshake(core, target.authority, target.path, randomBytes(16), undefined));
     this._connecting = true;
     /** Every socket opened for this attempt, destroyed if it fails. */
     const sockets = [];
     const track = (sock) => sockets.push(sock);
+    const untrack = (sock) => sockets.splice(sockets.indexOf(sock) >>> 0, 1);
     let socket;
     let given;
     let timer;
     let onAbort;
     try {
-      const work = (async () => {
+      /** One attempt; `hs` and `this._extraHeaders` are this attempt's. */
+      const once = async () => {
         if (duplex) {
           if (plan.h2 && !plan.fallback) {
             throw new WebSocketError('UnsupportedProtocol',
@@ -196,18 +251,21 @@ class ClientWebSocket extends ManagedWebSocket {
             'this build has no network transport: call connect(url, {readable, writable}) with a connected duplex');
         }
         if (!plan.h2) {
-          socket = await openSocket(target, node.tls, undefined, track);
+          socket = await openSocket(target, conn.tls, undefined, track, check, proxy);
           return this._upgrade(socket, hs);
         }
-        if (!target.secure) return this._h2(target, core, null);
-        socket = await openSocket(target, node.tls, plan.fallback ? ['h2', 'http/1.1'] : ['h2'], track);
+        if (invoker) return this._viaInvoker(invoker, target, core, hs, plan, track, untrack, proxy);
+        if (!target.secure) {
+          return this._h2(target, core, proxy ? await openSocket(target, conn.tls, undefined, track, check, proxy) : null);
+        }
+        socket = await openSocket(target, conn.tls, plan.fallback ? ['h2', 'http/1.1'] : ['h2'], track, check, proxy);
         if (socket.alpnProtocol === 'h2') {
           try {
             return await this._h2(target, core, socket);
           } catch (e) {
             if (!(plan.fallback && e.noConnectProtocol)) throw e;
             // An HTTP/2 server without extended CONNECT: HTTP/1.1 on a new connection.
-            socket = await openSocket(target, node.tls, ['http/1.1'], track);
+            socket = await openSocket(target, conn.tls, ['http/1.1'], track, check, proxy);
             return this._upgrade(socket, hs);
           }
         }
@@ -215,6 +273,37 @@ class ClientWebSocket extends ManagedWebSocket {
         throw new WebSocketError('UnsupportedProtocol',
           `the server did not agree to HTTP/2 (ALPN chose ${socket.alpnProtocol || 'nothing'}), and the version `
           + 'policy forbids HTTP/1.1');
+      };
+      // Cookies from the jar on every attempt; after a 401 with a Basic
+      // challenge, one more attempt on a new connection with the credentials
+      // if the engine says so (core's auth rules, as native's connect).
+      const work = (async () => {
+        let authorization;
+        for (;;) {
+          const extra = await handshakeHeaders(jar, url, authorization);
+          this._extraHeaders = extra;
+          if (extra) {
+            hs.free();
+            hs = engine(() => new wasm.ClientHandshake(core, target.authority, target.path, randomBytes(16), extra));
+          }
+          try {
+            return await once();
+          } catch (e) {
+            await storeCookies(jar, url, e.response);
+            const retry = basicRetry(e, credentials, authorization !== undefined, target.secure,
+              conn.allowBasicOverCleartext, url, origins);
+            if (!retry) throw e;
+            if (duplex) {
+              e.message += '; the credentials were not sent: HTTP Basic needs a new connection, which '
+                + 'connect(url, duplex) cannot open';
+              throw e;
+            }
+            authorization = retry;
+            for (const sock of sockets.splice(0)) sock.destroy();
+            if (this._h2session) this._h2session.destroy();
+            this._h2session = null;
+          }
+        }
       })();
       // The attempt goes on in the background after a timeout or an abort until its sockets are destroyed.
       work.catch(() => {});
@@ -241,10 +330,14 @@ class ClientWebSocket extends ManagedWebSocket {
       const session = engine(() => done.intoSession(randomBytes(32)));
       if (h2hs) h2hs.free();
       this._attach(session, transport, normalized, leftover);
+      await storeCookies(jar, url, this._response);
     } catch (e) {
       for (const sock of sockets) sock.destroy();
       if (given) given.destroy();
       if (this._h2session) this._h2session.destroy();
+      // Through an invoker: the stream goes, the pooled connection stays.
+      this._abandoned = true;
+      if (this._h2stream) this._h2stream.close(http2.constants.NGHTTP2_CANCEL);
       if (this._response === undefined) this._response = hs.response;
       throw adopt(e);
     } finally {
@@ -252,39 +345,82 @@ class ClientWebSocket extends ManagedWebSocket {
       if (onAbort) signal.removeEventListener('abort', onAbort);
       this._cancelConnect = null;
       this._connecting = false;
+      this._extraHeaders = undefined;
       hs.free();
     }
   }
 
   /**
+   * The HTTP/2 WebSocket through `invoker`: a stream on its pooled connection
+   * to the origin (or on a new one it pools), or, when ALPN or the server
+   * rules HTTP/2 out and the policy allows, HTTP/1.1 on a connection of its own.
+   * With `proxy`, each connection goes through a CONNECT tunnel of its own:
+   * a pooled one carries every stream of its session.
+   */
+  async _viaInvoker(invoker, target, core, hs, plan, track, untrack, proxy) {
+    const conn = invoker.options;
+    const check = conn.remoteCertificateValidation;
+    const origin = `${target.secure ? 'https' : 'http'}://${target.authority}`;
+    let got;
+    try {
+      got = await invoker._acquire(origin, target, async () => {
+        if (!target.secure && !proxy) return { session: connectSession(target, null) };
+        // The tunnel's socket too: a pooled connection is the pool's, and
+        // a failed WebSocket does not take it down.
+        const opened = [];
+        const trackOpened = (sock) => {
+          opened.push(sock);
+          track(sock);
+        };
+        const s = await openSocket(target, conn.tls, plan.fallback ? ['h2', 'http/1.1'] : ['h2'], trackOpened, check,
+          proxy);
+        if (target.secure && s.alpnProtocol !== 'h2') return { socket: s };
+        for (const sock of opened) untrack(sock);
+        return { session: connectSession(target, s) };
+      });
+    } catch (e) {
+      if (!(plan.fallback && e.noConnectProtocol)) throw e;
+      const s = await openSocket(target, conn.tls, ['http/1.1'], track, check, proxy);
+      return this._upgrade(s, hs);
+    }
+    if (got.socket) {
+      if (plan.fallback) return this._upgrade(got.socket, hs);
+      throw new WebSocketError('UnsupportedProtocol',
+        `the server did not agree to HTTP/2 (ALPN chose ${got.socket.alpnProtocol || 'nothing'}), and the version `
+        + 'policy forbids HTTP/1.1');
+    }
+    if (this._abandoned) {
+      got.lease.release();
+      throw new WebSocketError('InvalidState', 'the connection attempt ended before the HTTP/2 stream was opened');
+    }
+    return this._h2(target, core, null, got.lease);
+  }
+
+  /**
    * RFC 8441: an extended CONNECT on a new HTTP/2 connection (over `socket`,
-   * TLS with ALPN h2, or h2c with prior knowledge when `socket` is null).
+   * TLS with ALPN h2, or h2c with prior knowledge when `socket` is null), or
+   * on the pooled session of `lease` (an invoker's).
    * Resolves with [transport, leftover, handshake].
    */
-  async _h2(target, core, socket) {
-    const authority = `${target.secure ? 'https' : 'http'}://${target.authority}`;
-    const session = socket
-      ? http2.connect(authority, { createConnection: () => socket })
-      : http2.connect(authority, { host: target.hostname, port: target.port });
-    this._h2session = session;
-    session.on('error', () => {});
-    await new Promise((resolve, reject) => {
-      session.once('remoteSettings', resolve);
-      session.once('error', (e) => reject(new WebSocketError('Io',
-        `cannot open an HTTP/2 connection to ${target.hostname}:${target.port}: ${e.message}`, { cause: e })));
-      session.once('close', () => reject(new WebSocketError('ConnectionClosedPrematurely',
-        'the server closed the HTTP/2 connection before its SETTINGS')));
-    });
-    if (!session.remoteSettings.enableConnectProtocol) {
-      session.destroy();
-      throw new WebSocketError('UnsupportedProtocol',
-        'the HTTP/2 server does not allow extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL), '
-        + 'so it cannot carry a WebSocket (RFC 8441)', { noConnectProtocol: true });
+  async _h2(target, core, socket, lease) {
+    let session;
+    if (lease) {
+      session = lease.session;
+    } else {
+      session = connectSession(target, socket);
+      this._h2session = session;
+      await sessionReady(session, target);
     }
     const hs = engine(() => new wasm.H2ClientHandshake(core, target.secure ? 'https' : 'http',
-      target.authority, target.path, undefined));
+      target.authority, target.path, this._extraHeaders));
+    let stream;
     try {
-      const stream = session.request(hs.headers, { endStream: false });
+      stream = session.request(hs.headers, { endStream: false });
+      if (lease) {
+        lease.attach(stream);
+        this._h2stream = stream;
+        if (this._abandoned) stream.close(http2.constants.NGHTTP2_CANCEL);
+      }
       const headers = await new Promise((resolve, reject) => {
         stream.once('response', resolve);
         stream.once('error', (e) => reject(new WebSocketError('Io', `the extended CONNECT failed: ${e.message}`, { cause: e })));
@@ -298,11 +434,17 @@ class ClientWebSocket extends ManagedWebSocket {
         stream.close();
         throw e;
       }
-      // The connection carries this one stream: it goes when the stream does.
-      stream.once('close', () => session.close());
-      this._h2session = null;
+      if (lease) {
+        // The pooled connection stays when this stream closes.
+        this._h2stream = null;
+      } else {
+        // The connection carries this one stream: it goes when the stream does.
+        stream.once('close', () => session.close());
+        this._h2session = null;
+      }
       return [new NodeTransport(stream), emptyBytes(), hs];
     } catch (e) {
+      if (lease && !stream) lease.release();
       hs.free();
       throw e;
     }

@@ -120,6 +120,12 @@ class Driver {
   /** Writes what the session queued, as long as the transport takes it. */
   _transmit() {
     const s = this.session;
+    if (this.writing) {
+      // The transport still holds a write: the engine may replace a waiting
+      // PONG with a newer PING's answer instead of queueing behind it.
+      if (s.pendingOutputLength) s.outputBlocked();
+      return;
+    }
     let wrote = false;
     while (!this.writing) {
       const out = s.takeOutput();

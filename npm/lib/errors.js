@@ -5,7 +5,10 @@
  * kinds (`InvalidMessageType`, `Faulted`, `NotAWebSocket`,
  * `UnsupportedVersion`, `UnsupportedProtocol`, `HeaderError`,
  * `ConnectionClosedPrematurely`, `InvalidState`, `InvalidArgument`) and, for
- * what happens outside the engine, `Io`, `Tls` and `Timeout`.
+ * what happens outside the engine, `Io`, `Tls`, `Timeout` and
+ * `IncompatibleOptions` (connection options on a ClientWebSocket that
+ * connects through an Invoker); `Proxy` when an HTTP proxy refused or
+ * failed the tunnel (proxy.js).
  */
 class WebSocketError extends Error {
   constructor(code, message, props) {

@@ -149,6 +149,42 @@ else
     echo "TypeScript is not installed in tests/npm/node_modules (run.sh installs it)" >&2
     exit 1
 fi
+# The browser entry's types, in a project with the DOM library and no Node types at all.
+mkdir browser
+cat >browser/page.ts <<'TS'
+import sockweave, { ClientWebSocket, ManagedWebSocket, Message, WebSocketError, accept, connectedPair, webSocketDuplex } from 'sockweave/browser';
+import type { Options, ReceiveResult } from 'sockweave/browser';
+async function page(): Promise<void> {
+  const options: Options = { dangerousDeflateOptions: { clientMaxWindowBits: 9 }, keepAliveInterval: 0 };
+  const [a, b] = connectedPair();
+  const serving: Promise<ManagedWebSocket> = accept(b, { dangerousDeflateOptions: {} }, (r) => (r.path === '/chat' ? undefined : { status: 404 }));
+  const client = new ClientWebSocket(options);
+  await client.connect('ws://in-page.test/chat', a);
+  const server = await serving;
+  await client.send('part 1, ', { endOfMessage: false });
+  await client.send(new Uint8Array([1, 2]));
+  const r: ReceiveResult = await server.receive(new Uint8Array(16));
+  const m = await server.receiveMessage();
+  if (m instanceof Message) { const d: Uint8Array = m.data; const t: string = m.text; void d; void t; }
+  for await (const x of server) { const d: Uint8Array = x.data; void d; }
+  client.on('error', (e: WebSocketError) => void e.code);
+  client.on('close', (e) => void e.wasClean);
+  await client.close(4000, 'done');
+  const tunnel = await webSocketDuplex('ws://127.0.0.1:8080/relay', { protocols: ['bytes'] });
+  const socket: WebSocket = tunnel.socket;
+  const n = sockweave.normalizeOptions({});
+  void r; void socket; void n.receiveBufferSize; void client.httpStatusCode; void client.state;
+}
+void page;
+TS
+cat >browser/tsconfig.json <<'JSON'
+{ "compilerOptions": { "strict": true, "noEmit": true, "module": "esnext", "moduleResolution": "bundler",
+  "target": "es2022", "lib": ["es2022", "dom", "dom.iterable"], "types": [], "skipLibCheck": false },
+  "files": ["page.ts"] }
+JSON
+mkdir -p browser/node_modules && ln -s "$TMP/app/node_modules/sockweave" browser/node_modules/sockweave
+timeout 120 "$HERE/node_modules/.bin/tsc" -p browser/tsconfig.json
+echo "browser.d.ts: tsc --strict ok (DOM library, no Node types)"
 timeout 60 node sample.cjs
 timeout 60 node sample.mjs
 echo "pack: ok"

@@ -6,14 +6,16 @@
 # with its backpressure counted in bytes), the
 # differential suite of the standard WebSocket class against undici's
 # (tests/npm/standard_diff.js, REPORT lines), packs it and installs the tarball into a fresh
-# project as a user would, then runs Autobahn|Testsuite in both roles (cases
+# project as a user would, runs the suites and the pack test again on Node 18
+# and 22 (tests/npm/node_versions.sh; the machine's own Node is 20), then runs Autobahn|Testsuite in both roles (cases
 # 1-10 and a 12/13 sample, tests/npm/autobahn.sh quick) and the benchmark
 # against ws (tests/npm/bench.js, REPORT lines only). Every part is bounded with `timeout`; everything
 # binds 127.0.0.1 only. Exits non-zero on any failure.
 #
 #   tests/npm/run.sh              build, then every part
 #   tests/npm/run.sh PART...      only these parts: build vectors lifecycle lifecycle_sockets connection keepalive
-#                                 interop tls_python h2 standard websocket_stream standard_diff pack autobahn bench
+#                                 interop tls_python h2 invoker invoker_settings credentials proxy standard websocket_stream standard_diff pack node_versions
+#                                 autobahn bench
 #
 # Environment: CARGO_TARGET_DIR (passed to the build), NPM_TEST_TIMEOUT
 # (seconds per part, default 300).
@@ -24,7 +26,7 @@ cd "$ROOT"
 export PATH="$HOME/.cargo/bin:$PATH"
 T="${NPM_TEST_TIMEOUT:-300}"
 PARTS=("$@")
-[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2 standard websocket_stream standard_diff pack autobahn bench)
+[ "${#PARTS[@]}" -eq 0 ] && PARTS=(build vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2 invoker invoker_settings credentials proxy standard websocket_stream standard_diff pack node_versions autobahn bench)
 
 FAILED=()
 PASSED=()
@@ -54,12 +56,13 @@ fi
 if [ ! -x tests/npm/node_modules/.bin/tsc ] || [ ! -f tests/npm/node_modules/undici/package.json ]; then
     (cd tests/npm && timeout 600 npm ci --no-audit --no-fund) || { echo "cannot install tests/npm tools" >&2; exit 1; }
 fi
-for t in vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2 standard websocket_stream; do
+for t in vectors lifecycle lifecycle_sockets connection keepalive interop tls_python h2 invoker invoker_settings credentials proxy standard websocket_stream; do
     part "$t" "$T" node --test --test-concurrency=1 "tests/npm/$t.test.js"
 done
 # Run directly (not under --test) so that its REPORT lines start their lines (tests/run shows them).
 part standard_diff "$T" node tests/npm/standard_diff.js
 part pack "$T" bash tests/npm/pack.sh
+part node_versions 1500 bash tests/npm/node_versions.sh
 if [[ " ${PARTS[*]} " == *" autobahn "* ]] && [ ! -x tests/.cache/wstest/venv/bin/python ]; then
     timeout 1800 bash tests/peers/setup.sh wstest || { echo "cannot install Autobahn|Testsuite" >&2; exit 1; }
 fi

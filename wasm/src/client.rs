@@ -8,6 +8,7 @@
 use js_sys::{Object, Uint8Array};
 use wasm_bindgen::prelude::*;
 
+use sockweave_core::auth;
 use sockweave_core::handshake::{
     self as hs, ClientHandshakeError, H2ConnectRequest, HandshakeAccepted, HttpResponse,
 };
@@ -32,7 +33,8 @@ impl ClientHandshake {
     /// `host`: the `Host` header (with `:port` when not the default), `path`:
     /// path and query. Subprotocols, deflate offer and extra headers come from
     /// `options`; `extraHeaders` (object or `[name, value]` pairs) are added
-    /// after them (e.g. cookies). `nonce`: 16 random bytes.
+    /// after them, replacing those of the same name (e.g. cookies). `nonce`:
+    /// 16 random bytes.
     #[wasm_bindgen(constructor)]
     pub fn new(
         options: JsValue,
@@ -190,16 +192,70 @@ impl H2ClientHandshake {
     }
 }
 
+/// HTTP Basic after a handshake response (the core's `BasicRule::answer`,
+/// the rules native follows too): the `Authorization` value to connect again
+/// with, once; `undefined` when the response stands (no 401 with a Basic
+/// challenge, or `alreadySent`: this attempt carried the credentials). Over
+/// cleartext (`secure` false) without `allowCleartext` it throws an
+/// `InsecureCredentials` `WebSocketError` naming `allowBasicOverCleartext`.
+/// `url` (without user info) is for that message. Without `origins` the
+/// credentials are bound to the origin of the URL given to `connect` (a
+/// `ClientWebSocket`'s own); with them (an `Invoker`'s `credentialOrigins`),
+/// to those (the core's `origin_allowed`): another origin's 401 stands, and
+/// an empty list throws an `InvalidArgument` naming the origin to add.
+#[wasm_bindgen(js_name = basicRetry)]
+#[allow(clippy::too_many_arguments)] // one call from JS: flat arguments cost the module least
+pub fn basic_retry(
+    status: u16,
+    headers: JsValue,
+    already_sent: bool,
+    user: &str,
+    password: &str,
+    secure: bool,
+    allow_cleartext: bool,
+    url: &str,
+    origins: Option<Vec<String>>,
+) -> Result<Option<String>, JsValue> {
+    let headers = headers_from_js(headers, "headers")?;
+    if already_sent || !auth::basic_challenged(status, &headers) {
+        return Ok(None);
+    }
+    let origin_matches = match origins {
+        None => true,
+        Some(list) => auth::origin_allowed(url, &list, "the Invoker's credentials", "credentialOrigins")
+            .map_err(|m| js_error("InvalidArgument", &m))?,
+    };
+    let rule = auth::BasicRule {
+        user,
+        password,
+        origin_matches,
+        secure,
+        allow_cleartext,
+    };
+    match rule.authorization() {
+        auth::BasicAnswer::Stands => Ok(None),
+        auth::BasicAnswer::Retry(v) => Ok(Some(v)),
+        auth::BasicAnswer::RefusedCleartext => Err(js_error(
+            "InsecureCredentials",
+            &auth::cleartext_refusal(url, "allowBasicOverCleartext"),
+        )),
+    }
+}
+
 /// The request of either protocol: subprotocols, deflate offer and headers
-/// from the options, then `extra_headers` after them.
+/// from the options, then `extra_headers` after them, each replacing the
+/// options' headers of its name (a jar's `Cookie`, the retry's
+/// `Authorization`, as native does).
 fn client_request(
     o: &Options,
     host: String,
     path: String,
     extra_headers: JsValue,
 ) -> Result<hs::ClientRequest, JsValue> {
+    let extra = headers_from_js(extra_headers, "extraHeaders")?;
     let mut headers = o.request_headers.0.clone();
-    headers.extend(headers_from_js(extra_headers, "extraHeaders")?);
+    headers.retain(|(k, _)| !extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)));
+    headers.extend(extra);
     Ok(hs::ClientRequest {
         host,
         path,

@@ -31,10 +31,11 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | `client` | the client's handshakes: HTTP/1.1 Upgrade ([`ClientHandshake`]) and HTTP/2 extended CONNECT ([`H2ClientHandshake`]) |
+//! | `client` | the client's handshakes: HTTP/1.1 Upgrade ([`ClientHandshake`]) and HTTP/2 extended CONNECT ([`H2ClientHandshake`]); HTTP Basic after a 401 ([`basic_retry`]) |
 //! | `server` | the server's handshakes: a request checked and admitted ([`parse_request`], [`parse_h2_request`]), then answered ([`ServerHandshake`]) |
 //! | `session` | [`Session`], a connection after its handshake, and [`Received`] |
 //! | `options` | the options object checked ([`parse_options`]), completed ([`normalize_options`]); the version policy ([`choose_plan`]) |
+//! | `proxy` | HTTP proxies: the `CONNECT` request and the check of its answer ([`proxy_connect_request`], [`proxy_check_response`]), the environment's proxy ([`proxy_from_env`]) |
 //! | `convert` | JS values from and to Rust ones: `WebSocketError`s, header lists, responses; the value readers the options use |
 //! | `memory` | [`memory_bytes`] |
 
@@ -44,12 +45,16 @@ mod client;
 mod convert;
 mod memory;
 mod options;
+mod proxy;
 mod server;
 mod session;
 
-pub use client::{ClientHandshake, H2ClientHandshake};
+pub use client::{basic_retry, ClientHandshake, H2ClientHandshake};
 pub use memory::memory_bytes;
 pub use options::{choose_plan, normalize_options, parse_options};
+pub use proxy::{
+    proxy_check_response, proxy_check_url, proxy_connect_request, proxy_from_env, proxy_unusable,
+};
 pub use server::{parse_h2_request, parse_request, ServerHandshake};
 pub use session::{Received, Session};
 

@@ -187,6 +187,13 @@ impl Session {
         Some(a)
     }
 
+    /// The transport still holds an earlier write: a PONG waiting now is
+    /// replaced by the answer to a newer PING (see the core's `output_blocked`).
+    #[wasm_bindgen(js_name = outputBlocked)]
+    pub fn output_blocked(&mut self) {
+        self.inner.output_blocked();
+    }
+
     /// Bytes queued for the transport and not yet taken.
     #[wasm_bindgen(getter, js_name = pendingOutputLength)]
     pub fn pending_output_length(&self) -> usize {

@@ -370,7 +370,6 @@ impl Session {
 
     /// Marks `n` bytes of [`read_buf`](Self::read_buf) as filled and processes them.
     pub fn commit_read(&mut self, n: usize) {
-        self.send.new_read();
         self.take_read(n);
     }
 
@@ -384,7 +383,6 @@ impl Session {
     /// Returns how many bytes were taken; fewer than `data.len()` means the
     /// buffer is full until the application receives.
     pub fn feed(&mut self, data: &[u8]) -> usize {
-        self.send.new_read();
         let mut taken = 0;
         while taken < data.len() {
             let room = self.read_buf();

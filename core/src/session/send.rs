@@ -28,10 +28,11 @@ pub(super) struct Sender {
     /// the sender it belongs to.
     continuing: Option<(MessageType, SenderId)>,
     /// Where the last PONG starts in `out`, while it is unwritten and the
-    /// last frame queued, and whether it was queued by an earlier read: a
-    /// newer PING's answer then replaces it (RFC 6455 section 5.5.3), so a
-    /// peer that sends PINGs and does not read cannot grow the queue. PINGs
-    /// of one read are all answered (the backend had no chance to write).
+    /// last frame queued, and whether the transport refused it since
+    /// ([`Session::output_blocked`]): a newer PING's answer then replaces it
+    /// (RFC 6455 section 5.5.3), so a peer that sends PINGs and does not
+    /// read cannot grow the queue. Every other PING is answered, however
+    /// many arrive before the backend next writes.
     pong_at: Option<(usize, bool)>,
     /// The PONGs in `out` not written yet (their end offsets and sizes), and
     /// their total size: input stops while it exceeds `max_pending_output`.
@@ -160,8 +161,8 @@ impl Sender {
         self.deflate = None;
     }
 
-    /// New input is being read: what is queued had its chance to be written.
-    pub(super) fn new_read(&mut self) {
+    /// The transport refused what is queued: a PONG waiting now may be replaced.
+    fn refused(&mut self) {
         if let Some((_, older)) = self.pong_at.as_mut() {
             *older = true;
         }
@@ -432,6 +433,14 @@ impl Session {
     /// Marks `n` bytes of [`pending_output`](Self::pending_output) as written.
     pub fn consume_output(&mut self, n: usize) {
         self.send.advance(n);
+    }
+
+    /// Tells the session that the transport refused [`pending_output`](Self::pending_output)
+    /// (it is full: the peer is not reading). The answer to a PING waiting
+    /// now is replaced by the answer to a newer one (RFC 6455 section 5.5.3)
+    /// instead of queueing behind it; until then every PING is answered.
+    pub fn output_blocked(&mut self) {
+        self.send.refused();
     }
 }
 

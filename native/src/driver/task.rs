@@ -120,6 +120,9 @@ impl Driver {
                     break;
                 }
                 Poll::Pending => {
+                    // The peer is not reading: a PONG waiting now gives way
+                    // to a newer PING's answer.
+                    inner.session.output_blocked();
                     blocked = true;
                     break;
                 }

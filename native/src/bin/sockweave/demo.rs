@@ -7,7 +7,7 @@ use std::time::Duration;
 use sockweave::core::handshake::parse_request;
 use sockweave::{
     Accepting, ClientWebSocket, CloseCode, DeflateOptions, HttpVersion, HttpVersionPolicy, Incoming, Invoker,
-    MessageType, Millis, Options, Request, SendFlags, State,
+    InvokerOptions, MessageType, Millis, Options, Request, SendFlags, State,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -152,10 +152,15 @@ pub async fn run() -> Res<i32> {
 
 async fn http2(addr: &str) -> Res<()> {
     println!("\nHTTP/2 (RFC 8441), through one invoker");
-    let invoker = Invoker::default();
+    // The invoker holds the connection settings; proxies from the environment
+    // do not apply to the demo's own server.
+    let invoker = Invoker::new(InvokerOptions {
+        use_proxy: false,
+        ..InvokerOptions::default()
+    });
     let mut sockets = Vec::new();
     for i in 0..3 {
-        let mut ws = local_client();
+        let mut ws = ClientWebSocket::new();
         ws.options_mut().options.http_version = HttpVersion::Http2;
         ws.options_mut().options.http_version_policy = HttpVersionPolicy::RequestVersionExact;
         ws.connect_with(&format!("ws://{addr}/chat/{i}"), &invoker)
