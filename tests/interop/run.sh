@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interop with real third-party peers, on 127.0.0.1 only, every step bounded:
-#   - our client (`sockweave connect`) against Python `websockets` and Node `ws`
+#   - our client (`sockweave connect`, and `sockweave bench` for a second) against Python `websockets` and Node `ws`
 #     echo servers, plain and TLS (a test CA made here with openssl);
 #   - their clients against `sockweave serve --echo`, plain and TLS;
 #   - TLS verification on by default (unknown CA, wrong name) and --insecure;
@@ -48,6 +48,14 @@ for kind in py node; do
             ok "$name: our client echoed $(wc -l <"$TMP/lines.txt") lines"
         else
             bad "$name: our client: $(tail -2 "$TMP/$name.err")"
+        fi
+        # `sockweave bench` load-tests a third-party server: its summary counts the round trips.
+        if timeout 30 "$BIN" bench "$url/" "${extra[@]}" --duration 1s -c 2 --in-flight 4 --no-proxy \
+            >"$TMP/$name.bench" 2>"$TMP/$name.bench.err" &&
+            grep -Eq '^summary: [1-9][0-9]* messages in .*, 0 errors$' "$TMP/$name.bench"; then
+            ok "$name: sockweave bench: $(grep '^summary' "$TMP/$name.bench")"
+        else
+            bad "$name: sockweave bench: $(tail -2 "$TMP/$name.bench" "$TMP/$name.bench.err")"
         fi
         info="$( (sleep 1) | timeout 20 "$BIN" connect "$url/info" "${extra[@]}" --subprotocol superchat --subprotocol chat -H 'X-Test: 42' 2>/dev/null | head -1)"
         if [ "$info" = "chat|42" ]; then
