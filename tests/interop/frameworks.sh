@@ -16,9 +16,9 @@
 #   autobahn-short  the same with 1-7, 9.1-9.2 (up to 16 MiB), 10 and three deflate cases (tests/run's interop
 #             step; the engine behind both is the one tests/run's autobahn step runs whole)
 #   browser   headless Chromium's own WebSocket (tests/browser's playwright-core, Debian's
-#             /usr/bin/chromium): wss:// to the hyper example with TLS, where the page's
-#             HTTP/2 connection carries the WebSocket as an extended CONNECT, and ws:// over
-#             HTTP/1.1 to the axum example; 0 B, 16 B, 100 KiB text and binary, close 1000;
+#             /usr/bin/chromium): wss:// to the hyper and axum examples with TLS, where the
+#             page's HTTP/2 connection carries the WebSocket as an extended CONNECT, and ws://
+#             over HTTP/1.1 to the axum example; 0 B, 16 B, 100 KiB text and binary, close 1000;
 #             the server's log must show the HTTP version
 #
 # Needs tests/peers/setup.sh (Python websockets, wstest); the browser part needs what
@@ -115,7 +115,10 @@ if want browser; then
         make_certs "$TMP/pki"
         serve hyper-tls --deflate --log --tls-cert "$TMP/pki/server.pem" --tls-key "$TMP/pki/server.key"
         TLS=$PORT
+        serve axum-tls --deflate --log --tls-cert "$TMP/pki/server.pem" --tls-key "$TMP/pki/server.key"
+        AXUM_TLS=$PORT
         for s in "hyper-tls https://127.0.0.1:$TLS/page wss://127.0.0.1:$TLS/chromium Http2" \
+            "axum-tls https://127.0.0.1:$AXUM_TLS/page wss://127.0.0.1:$AXUM_TLS/chromium Http2" \
             "axum http://127.0.0.1:$AXUM/page ws://127.0.0.1:$AXUM/chromium Http11"; do
             # shellcheck disable=SC2086  # "NAME PORT ..." split on purpose
             set -- $s
